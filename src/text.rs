@@ -1,0 +1,271 @@
+//! Remote text made safe and measurable: neutralising control and bidi characters, display width,
+//! and the rules for names and room names. Shared by the server (which refuses bad names) and the
+//! client (which never lets remote text reach the terminal raw, whatever the server let through).
+
+use std::borrow::Cow;
+
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
+
+/// The longest name, in user-perceived characters (grapheme clusters).
+pub const MAX_NAME_CHARS: usize = 24;
+/// The longest room name, in characters.
+pub const MAX_ROOM_CHARS: usize = 32;
+
+/// Characters that reorder text (bidi embeddings, overrides and isolates): they can make a line
+/// display differently from what it says, so they never reach the screen.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that take no room and show nothing (or nearly): fine inside prose, but a name made
+/// of them, or padded with them, impersonates another.
+pub fn is_invisible(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// C0, DEL and C1: the bytes that start terminal escape sequences or move the cursor.
+fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// A visible stand-in for a control character, so that what was sent stays legible:
+/// C0 become Unicode control pictures (ESC shows as `␛`), DEL `␡`, C1 `�`.
+fn control_picture(c: char) -> char {
+    match c {
+        '\0'..='\u{1F}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}'),
+        '\u{7F}' => '\u{2421}',
+        _ => '\u{FFFD}',
+    }
+}
+
+/// Makes a single-line remote string (a name, a room, a status) safe to draw: every control
+/// character becomes a visible picture, tabs and newlines become spaces, bidi controls vanish.
+pub fn sanitize_line(s: &str) -> Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| is_terminal_control(c) || is_bidi_control(c))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if is_bidi_control(c) => {}
+            c if is_terminal_control(c) => out.push(control_picture(c)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Makes message text safe to draw while keeping its line breaks: `\r\n` and lone `\r` become
+/// `\n`, a tab becomes four spaces, other controls become pictures, bidi controls vanish.
+pub fn sanitize_text(s: &str) -> Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| (is_terminal_control(c) && c != '\n') || is_bidi_control(c))
+    {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\n' => out.push('\n'),
+            '\t' => out.push_str("    "),
+            c if is_bidi_control(c) => {}
+            c if is_terminal_control(c) => out.push(control_picture(c)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Terminal cells a string takes (CJK and most emoji take two).
+pub fn display_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// The longest prefix of `s` that fits in `width` cells, never splitting a grapheme.
+pub fn truncate_to_width(s: &str, width: usize) -> &str {
+    let mut used = 0;
+    for (idx, g) in s.grapheme_indices(true) {
+        let w = display_width(g);
+        if used + w > width {
+            return &s[..idx];
+        }
+        used += w;
+    }
+    s
+}
+
+/// Why a name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("a name needs at least one visible character")]
+    Empty,
+    #[error("a name is at most {MAX_NAME_CHARS} characters")]
+    TooLong,
+    #[error("a name cannot contain control or invisible characters")]
+    Invisible,
+}
+
+/// Checks and normalises a requested name: trimmed, inner whitespace runs collapsed to one
+/// space, 1–24 grapheme clusters, no control, bidi or invisible characters.
+pub fn validate_name(raw: &str) -> Result<String, NameError> {
+    if raw
+        .chars()
+        .any(|c| is_terminal_control(c) || is_invisible(c))
+    {
+        return Err(NameError::Invisible);
+    }
+    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.graphemes(true).count() > MAX_NAME_CHARS {
+        return Err(NameError::TooLong);
+    }
+    if display_width(&name) == 0 {
+        return Err(NameError::Invisible);
+    }
+    Ok(name)
+}
+
+/// The identity under which names collide: case-folded, then reduced to the Unicode confusable
+/// skeleton (UTS #39), so `Alice`, `ALICE` and `Аlice` with a Cyrillic A are one name.
+pub fn name_key(name: &str) -> String {
+    let folded = name.to_lowercase();
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    skeleton.to_lowercase()
+}
+
+/// Why a room name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("a room name needs at least one character")]
+    Empty,
+    #[error("a room name is at most {MAX_ROOM_CHARS} characters")]
+    TooLong,
+    #[error("a room name may use letters, digits, '-', '_' and '.' only")]
+    BadChar,
+}
+
+/// Checks and normalises a room name: an optional leading `#` dropped, lowercased, 1–32
+/// letters, digits, `-`, `_` or `.`.
+pub fn validate_room(raw: &str) -> Result<String, RoomError> {
+    let trimmed = raw.trim();
+    let trimmed = trimmed.strip_prefix('#').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Err(RoomError::Empty);
+    }
+    if trimmed.chars().count() > MAX_ROOM_CHARS {
+        return Err(RoomError::TooLong);
+    }
+    if !trimmed
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(RoomError::BadChar);
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_neutralised_in_lines() {
+        let hostile = "evil\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m";
+        let safe = sanitize_line(hostile);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
+        assert!(
+            safe.contains('\u{241B}'),
+            "ESC is shown as a picture: {safe:?}"
+        );
+        assert!(safe.contains("pwned"), "the visible text is kept");
+    }
+
+    #[test]
+    fn bidi_overrides_vanish() {
+        assert_eq!(sanitize_line("abc\u{202E}fed"), "abcfed");
+        assert_eq!(sanitize_text("x\u{2066}y\u{2069}"), "xy");
+    }
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        assert!(matches!(sanitize_line("hello, 世界 👋"), Cow::Borrowed(_)));
+        assert!(matches!(sanitize_text("two\nlines"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn message_text_keeps_line_breaks_only() {
+        assert_eq!(sanitize_text("a\r\nb\rc\td"), "a\nb\nc    d");
+        assert_eq!(sanitize_text("a\u{1b}[1mb"), "a\u{241B}[1mb");
+        assert_eq!(sanitize_line("a\nb"), "a b");
+    }
+
+    #[test]
+    fn widths_count_cells() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("世界"), 4);
+        assert_eq!(truncate_to_width("世界abc", 3), "世");
+        assert_eq!(truncate_to_width("ab", 10), "ab");
+    }
+
+    #[test]
+    fn names_are_normalised_and_checked() {
+        assert_eq!(validate_name("  Alice   Smith "), Ok("Alice Smith".into()));
+        assert_eq!(validate_name("   "), Err(NameError::Empty));
+        assert_eq!(validate_name(&"x".repeat(25)), Err(NameError::TooLong));
+        assert_eq!(validate_name(&"é".repeat(24)), Ok("é".repeat(24)));
+        assert_eq!(validate_name("bob\u{1b}[31m"), Err(NameError::Invisible));
+        assert_eq!(validate_name("bo\u{200B}b"), Err(NameError::Invisible));
+        assert_eq!(validate_name("\u{3164}"), Err(NameError::Invisible));
+        assert_eq!(validate_name("a\u{202E}b"), Err(NameError::Invisible));
+        assert!(validate_name("猫").is_ok());
+    }
+
+    #[test]
+    fn lookalike_names_share_a_key() {
+        assert_eq!(name_key("Alice"), name_key("ALICE"));
+        assert_eq!(name_key("alice"), name_key("\u{0430}lice"), "Cyrillic a");
+        assert_ne!(name_key("alice"), name_key("alicia"));
+    }
+
+    #[test]
+    fn room_names() {
+        assert_eq!(validate_room("#Rust-Lang"), Ok("rust-lang".into()));
+        assert_eq!(validate_room(""), Err(RoomError::Empty));
+        assert_eq!(validate_room("a b"), Err(RoomError::BadChar));
+        assert_eq!(validate_room("../etc"), Err(RoomError::BadChar));
+        assert_eq!(validate_room(&"r".repeat(33)), Err(RoomError::TooLong));
+    }
+}
