@@ -1,0 +1,5 @@
+//! The terminal chat client: the network task, reconnect schedule, server addresses and stats.
+
+pub mod backoff;
+pub mod stats;
+pub mod url;
