@@ -279,8 +279,16 @@ fn check_alias(alias: &str) -> Result<(), String> {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// A symlinked file (dotfile managers) is written through to its target, and an existing
+/// file keeps its permissions.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
@@ -290,8 +298,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         .suffix(".tmp")
         .tempfile_in(dir)?;
     file.write_all(bytes)?;
+    if let Ok(meta) = std::fs::metadata(&target) {
+        file.as_file().set_permissions(meta.permissions())?;
+    }
     file.as_file().sync_all()?;
-    file.persist(path).map_err(|err| err.error)?;
+    file.persist(&target).map_err(|err| err.error)?;
     Ok(())
 }
 
@@ -595,6 +606,34 @@ enabled = true
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(entries, ["config.toml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_writes_through_a_symlink_and_keeps_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles").join("clicom.toml");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "name = \"alice\"\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+
+        let mut config = Config::load(&link).unwrap();
+        config.set_color("4").unwrap();
+        config.save().unwrap();
+
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let text = std::fs::read_to_string(&real).unwrap();
+        assert_eq!(text, "name = \"alice\"\ncolor = \"4\"\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 
     #[test]
