@@ -380,7 +380,7 @@ impl NetTask {
         } else {
             let event = NetEvent::Disconnected {
                 url: self.url.clone(),
-                reason: failure.reason,
+                reason: one_line(&failure.reason),
                 retry_at: None,
                 attempt: self.attempt,
             };
@@ -398,7 +398,7 @@ impl NetTask {
         let until = Instant::now() + delay;
         let event = NetEvent::Disconnected {
             url: self.url.clone(),
-            reason,
+            reason: one_line(&reason),
             retry_at: Some(until.into_std()),
             attempt: self.attempt,
         };
@@ -791,6 +791,12 @@ fn describe_error(err: &tungstenite::Error) -> String {
         tungstenite::Error::Http(_) => describe_handshake(err),
         other => other.to_string(),
     }
+}
+
+/// A reason as the UI may show it: one line, no terminal controls, whatever text a library
+/// or the server put into an error.
+fn one_line(reason: &str) -> String {
+    text::sanitize_line(reason).into_owned()
 }
 
 /// The longest part of a server's close reason we pass on.
