@@ -769,6 +769,10 @@ enabled = true
         let s = config.settings();
         assert!(s.name.is_some() && s.color.is_some() && s.open_command.is_some());
         assert!(!s.servers.is_empty());
+        for alias in s.servers.keys().chain([&s.server]) {
+            let resolved = crate::client::url::resolve_server(alias, s);
+            assert!(resolved.is_ok(), "example server {alias:?}: {resolved:?}");
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         for key in [
             "name",
