@@ -58,3 +58,85 @@ async fn retries_follow_the_seeded_backoff_schedule() {
         "the schedule reached its cap"
     );
 }
+
+/// Waits for the next `Connecting` and returns how long after `since` it came.
+async fn next_attempt_after(
+    events: &mut tokio::sync::mpsc::Receiver<NetEvent>,
+    since: Instant,
+) -> Duration {
+    loop {
+        match events.recv().await.unwrap() {
+            NetEvent::Connecting { .. } => return Instant::now() - since,
+            NetEvent::Server(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[track_caller]
+fn assert_waited(waited: Duration, delay: Duration) {
+    assert!(
+        delay <= waited && waited <= delay + Duration::from_millis(1),
+        "waited {waited:?}, schedule says {delay:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_minute_long_connection_resets_the_schedule_and_a_short_one_does_not() {
+    let port = closed_port().await;
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let hour = Duration::from_secs(3600);
+    let opts = NetOptions {
+        backoff: Backoff::seeded(5),
+        idle_ping: hour,
+        ..NetOptions::default()
+    };
+    let (_net, mut events) = net::spawn_with(url.clone(), alice(), opts);
+    let mut expected = Backoff::seeded(5);
+
+    // Four refused attempts push the ceiling up to 8 s.
+    for _ in 0..4 {
+        let (reason, _, _) = wait_disconnected(&mut events).await;
+        assert_eq!(reason, "connection refused");
+        let delay = expected.next_delay();
+        assert_waited(next_attempt_after(&mut events, Instant::now()).await, delay);
+    }
+    let (reason, _, _) = wait_disconnected(&mut events).await;
+    assert_eq!(reason, "connection refused");
+    expected.next_delay();
+    assert_eq!(expected.ceiling(), Duration::from_secs(16));
+
+    // The server comes back; the connection stays up for a minute, then the server dies.
+    let mut server = FakeServer::start_on(port, Mode::Normal).await;
+    wait_connected(&mut events, &url).await;
+    server.wait_join().await;
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let port = server.stop_and_wait().await;
+    wait_disconnected(&mut events).await;
+    let dropped_at = Instant::now();
+    expected.connection_ended(Duration::from_secs(61));
+    assert_eq!(expected.ceiling(), Backoff::BASE, "a stable minute resets");
+    let delay = expected.next_delay();
+    assert_waited(next_attempt_after(&mut events, dropped_at).await, delay);
+    // That attempt finds the server still down.
+    let (reason, _, _) = wait_disconnected(&mut events).await;
+    assert_eq!(reason, "connection refused");
+    expected.next_delay();
+
+    // Up again, but only for ten seconds: the schedule carries on from where it was.
+    let mut server = FakeServer::start_on(port, Mode::Normal).await;
+    wait_connected(&mut events, &url).await;
+    server.wait_join().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    server.stop_and_wait().await;
+    wait_disconnected(&mut events).await;
+    let dropped_at = Instant::now();
+    expected.connection_ended(Duration::from_secs(10));
+    assert_eq!(
+        expected.ceiling(),
+        Duration::from_secs(2),
+        "a short connection does not reset"
+    );
+    let delay = expected.next_delay();
+    assert_waited(next_attempt_after(&mut events, dropped_at).await, delay);
+}
