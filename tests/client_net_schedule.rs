@@ -1,5 +1,6 @@
-//! The reconnect schedule as the network task applies it, under tokio's paused clock: the waits
-//! between attempts are the seeded backoff's delays, independent of the machine's speed.
+//! The network task's timing under tokio's paused clock, with the real default timings: the waits
+//! between attempts are the seeded backoff's delays, and keepalive pings find a dead server but
+//! spare a live quiet one, independent of the machine's speed.
 //! (A refused connection on loopback is reported at once, so no IO wait lets the paused clock
 //! jump ahead; a clock jump would show up as a "timed out" reason and fail loudly.)
 #![allow(clippy::unwrap_used)]
@@ -139,4 +140,58 @@ async fn a_minute_long_connection_resets_the_schedule_and_a_short_one_does_not()
     );
     let delay = expected.next_delay();
     assert_waited(next_attempt_after(&mut events, dropped_at).await, delay);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_stops_answering_is_dropped_after_ping_and_pong_timeout() {
+    let server = FakeServer::start_on(0, Mode::Silent).await;
+    let defaults = NetOptions::default();
+    let (_net, mut events) = net::spawn_with(server.url.clone(), alice(), NetOptions::default());
+    wait_connected(&mut events, &server.url).await;
+    let connected_at = Instant::now();
+    // The paused clock makes the ten-second DEADLINE of the helpers virtual: wait an hour here.
+    let event = tokio::time::timeout(Duration::from_secs(3600), events.recv())
+        .await
+        .expect("dropped within an hour")
+        .unwrap();
+    let NetEvent::Disconnected {
+        reason, retry_at, ..
+    } = event
+    else {
+        panic!("expected Disconnected, got {event:?}")
+    };
+    assert_eq!(reason, "timed out: the server stopped answering");
+    assert!(retry_at.is_some());
+    let silent_for = Instant::now() - connected_at;
+    let limit = defaults.idle_ping + defaults.pong_timeout;
+    assert!(
+        limit <= silent_for && silent_for <= limit + Duration::from_millis(2),
+        "dropped after {silent_for:?} of silence, expected {limit:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_quiet_server_survives_many_keepalive_rounds() {
+    let mut server = FakeServer::start().await;
+    let (net, mut events) = net::spawn_with(server.url.clone(), alice(), NetOptions::default());
+    wait_connected(&mut events, &server.url).await;
+    let (conn, ..) = server.wait_join().await;
+    // Ten minutes of silence: twenty ping rounds, each answered by the server's pong.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert!(net.send(clicom::client::net::NetCmd::Send(
+        clicom::protocol::ClientMsg::Who
+    )));
+    assert_eq!(
+        server.next_seen().await,
+        Seen::Frame(conn, clicom::protocol::ClientMsg::Who)
+    );
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(
+                event,
+                NetEvent::Disconnected { .. } | NetEvent::Connecting { .. }
+            ),
+            "keepalive dropped a live connection: {event:?}"
+        );
+    }
 }
