@@ -6,9 +6,11 @@
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client; `client::net` owns the WebSocket and reconnects.
+//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 
 pub mod client;
 pub mod config;
 pub mod paths;
 pub mod protocol;
+pub mod server;
 pub mod text;
