@@ -1,5 +1,7 @@
 //! The network task against the real Clicom server: join, chat both ways, a nick change, then a
-//! graceful server restart that the task rides out by itself, rejoining under its new name.
+//! graceful server restart that the task rides out by itself, rejoining under its new name; and
+//! the real binary killed with SIGKILL mid-chat, after which the task reconnects on its own and
+//! the history replay shows what was said before the crash.
 #![allow(clippy::unwrap_used)]
 
 mod client_net_support;
@@ -25,6 +27,31 @@ fn run_server(addr: SocketAddr) -> (SocketAddr, oneshot::Sender<()>, tokio::task
         .unwrap();
     });
     (addr, stop_tx, task)
+}
+
+/// `clicom serve` on a given loopback port (the support helper always asks for port 0); returns
+/// once it printed its address. Killed when dropped.
+async fn serve_binary_on(port: &str, data_dir: &std::path::Path) -> tokio::process::Child {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_clicom"))
+        .args(["serve", "--bind", "127.0.0.1", "--port", port])
+        .env("CLICOM_DATA_DIR", data_dir)
+        .env_remove("PORT")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(support::WAIT, lines.next_line())
+        .await
+        .expect("the server prints its address in time")
+        .unwrap()
+        .expect("a line on stdout");
+    assert!(line.ends_with(&format!(":{port}/ws")), "{line}");
+    child
 }
 
 #[tokio::test]
@@ -91,4 +118,47 @@ async fn rides_out_a_real_server_restart_and_rejoins_under_the_confirmed_name() 
         |e| matches!(e, NetEvent::Server(ServerMsg::Welcome(w)) if w.name == "alice2"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn survives_the_server_binary_being_killed_mid_chat_and_sees_the_history_after() {
+    let data = tempfile::tempdir().unwrap();
+    let server = support::spawn_server_binary(&[], data.path()).await;
+    let url = server.url.clone();
+    let port = server.addr.port().to_string();
+    let (net, mut events) = net::spawn_with(url.clone(), alice(), fast_options());
+    wait_connected(&mut events, &url).await;
+    wait_for(&mut events, "welcome", |e| {
+        matches!(e, NetEvent::Server(ServerMsg::Welcome(_)))
+    })
+    .await;
+    assert!(net.send(NetCmd::Send(ClientMsg::Message {
+        text: "said before the crash".into(),
+        name: None,
+        color: None,
+    })));
+    // The echo means the server committed it to its history.
+    wait_for(&mut events, "the echo", |e| {
+        matches!(e, NetEvent::Server(ServerMsg::Message(m)) if m.text == "said before the crash")
+    })
+    .await;
+
+    server.kill9().await;
+    let (reason, retry_at, _) = wait_disconnected(&mut events).await;
+    assert!(reason.starts_with("connection"), "{reason}");
+    assert!(retry_at.is_some());
+
+    let _server = serve_binary_on(&port, data.path()).await;
+    wait_connected(&mut events, &url).await;
+    let (history, _) = wait_for(&mut events, "history after the restart", |e| {
+        matches!(e, NetEvent::Server(ServerMsg::History { .. }))
+    })
+    .await;
+    let NetEvent::Server(ServerMsg::History { messages, .. }) = history else {
+        unreachable!()
+    };
+    assert!(
+        messages.iter().any(|m| m.text == "said before the crash"),
+        "{messages:#?}"
+    );
 }
