@@ -5,7 +5,11 @@
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 //! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
+//! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
+//! - [`client`]: the terminal client; `client::net` owns the WebSocket and reconnects.
 
+pub mod client;
+pub mod config;
 pub mod paths;
 pub mod protocol;
 pub mod server;
