@@ -4,9 +4,9 @@
 //! - [`protocol`]: the JSON wire types both sides speak (compatible with the original Clicom).
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
+//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client; `client::net` owns the WebSocket and reconnects.
-//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 
 pub mod client;
 pub mod config;
