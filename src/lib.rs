@@ -4,7 +4,9 @@
 //! - [`protocol`]: the JSON wire types both sides speak (compatible with the original Clicom).
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
+//! - [`client`]: the terminal chat client (UI state, rendering, terminal, the event loop).
 
+pub mod client;
 pub mod paths;
 pub mod protocol;
 pub mod text;
