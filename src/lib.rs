@@ -4,9 +4,12 @@
 //! - [`protocol`]: the JSON wire types both sides speak (compatible with the original Clicom).
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
-//! - [`client`]: the terminal chat client (UI state, rendering, terminal, the event loop).
+//! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
+//! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
+//!   owns the WebSocket and reconnects.
 
 pub mod client;
+pub mod config;
 pub mod paths;
 pub mod protocol;
 pub mod text;
