@@ -1,12 +1,76 @@
 //! The `clicom` command: parses the command line and hands over to the library.
 
-use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 
 /// Clicom: terminal chat. Run `clicom host` to start a server and chat on it.
 #[derive(Debug, Parser)]
-#[command(name = "clicom", version, about)]
-struct Cli {}
+#[command(
+    name = "clicom",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Without a subcommand: the chat client.
+    #[command(flatten)]
+    client: clicom::client::ClientArgs,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => client(cli.client),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clicom: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {
+    init_client_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(clicom::client::run(args));
+    // Don't wait for an opener or a closing socket: the user asked to leave.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+/// The client logs to `clicom.log` in the data dir — never to the screen it draws on. A log
+/// past 10 MiB is started afresh. Without a writable data dir, nothing is logged.
+fn init_client_logging() {
+    use tracing_subscriber::EnvFilter;
+    let dir = clicom::paths::data_dir();
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let path = dir.join("clicom.log");
+    let too_big = std::fs::metadata(&path).is_ok_and(|m| m.len() > 10 << 20);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!too_big)
+        .write(true)
+        .truncate(too_big)
+        .open(&path);
+    let Ok(file) = file else {
+        return;
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Arc::new(file))
+        .try_init();
 }

@@ -316,6 +316,7 @@ pub mod styles {
         .fg(Color::LightBlue)
         .add_modifier(Modifier::UNDERLINED);
     pub const RULER: Style = Style::new().fg(Color::LightRed);
+    pub const BANNER: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
 }
 
 #[cfg(test)]

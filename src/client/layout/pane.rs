@@ -40,6 +40,8 @@ pub enum EntryKind {
     Error(String),
     /// A boundary: server switch, room switch.
     Separator(String),
+    /// The greeting drawn as is: no timestamp, no indent.
+    Banner(String),
     /// Your own message not yet confirmed by the server.
     Pending {
         name: String,
@@ -60,7 +62,7 @@ impl EntryKind {
             | EntryKind::System(text)
             | EntryKind::Info(text)
             | EntryKind::Error(text) => text,
-            EntryKind::Separator(_) => "",
+            EntryKind::Separator(_) | EntryKind::Banner(_) => "",
         }
     }
 
@@ -285,7 +287,7 @@ impl Pane {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut entry = self.make_entry(seq, ts, kind);
-        if !matches!(entry.kind, EntryKind::Separator(_)) {
+        if !matches!(entry.kind, EntryKind::Separator(_) | EntryKind::Banner(_)) {
             let day = local_time(ts).date_naive();
             if self.last_day != Some(day) {
                 entry.day = Some(day);
@@ -689,6 +691,23 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
     let palette = options.palette;
     let time;
     let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(8);
+    if let EntryKind::Banner(text) = &entry.kind {
+        return text
+            .lines()
+            .map(|line| {
+                let line = crate::text::truncate_to_width(line, width as usize);
+                Row {
+                    indent: 0,
+                    segments: vec![Segment {
+                        text: line.to_string(),
+                        style: styles::BANNER,
+                        kind: SegmentKind::Text,
+                        width: display_width(line) as u16,
+                    }],
+                }
+            })
+            .collect();
+    }
     if options.timestamps && !matches!(entry.kind, EntryKind::Separator(_)) {
         time = local_time(entry.ts).format("[%H:%M] ").to_string();
         pieces.push(Piece::new(&time, styles::TIME));
@@ -749,6 +768,8 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
         EntryKind::Separator(text) => {
             return vec![centered(text, width, styles::SEPARATOR)];
         }
+        // Drawn line by line above.
+        EntryKind::Banner(_) => {}
         EntryKind::Pending {
             name,
             color,
