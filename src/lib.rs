@@ -7,9 +7,11 @@
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
 //!   owns the WebSocket and reconnects.
+//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 
 pub mod client;
 pub mod config;
 pub mod paths;
 pub mod protocol;
+pub mod server;
 pub mod text;
