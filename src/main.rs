@@ -12,7 +12,12 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 /// Clicom: terminal chat. Run `clicom host` to start a server and chat on it.
 #[derive(Debug, Parser)]
-#[command(name = "clicom", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "clicom",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -1033,9 +1033,7 @@ impl App {
                 self.conn = ConnState::Connected { joined: false };
                 // An old server never sends welcome or history: don't wait for them forever.
                 self.awaiting_history = Some(self.now_instant());
-                if self.announced_down {
-                    self.info(format!("Reconnected to {}.", sanitize_line(&url)));
-                }
+                tracing::info!(url = %sanitize_line(&url), "connected");
                 self.announced_down = false;
             }
             NetEvent::Disconnected {

@@ -142,9 +142,10 @@ impl Pty {
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
         let writer = pair.master.take_writer().expect("pty writer");
+        let nz = |n: u16| std::num::NonZeroU16::new(n).expect("a terminal is never 0 wide");
         let parser = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
-            rows,
-            cols,
+            nz(rows),
+            nz(cols),
             0,
             Callbacks::default(),
         )));
@@ -243,8 +244,7 @@ impl Pty {
     }
 
     pub fn mouse_enabled(&self) -> bool {
-        self.parser.lock().unwrap().screen().mouse_protocol_mode()
-            != vt100::MouseProtocolMode::None
+        self.parser.lock().unwrap().screen().mouse_protocol_mode() != vt100::MouseProtocolMode::None
     }
 
     /// Where `needle` starts on screen, as a 0-based (col, row) cell, counting wide characters
@@ -275,7 +275,10 @@ impl Pty {
     /// Whether the cell is underlined.
     pub fn underlined(&self, col: u16, row: u16) -> bool {
         let parser = self.parser.lock().unwrap();
-        parser.screen().cell(row, col).is_some_and(|c| c.underline())
+        parser
+            .screen()
+            .cell(row, col)
+            .is_some_and(|c| c.underline())
     }
 
     /// Waits until the screen satisfies `ok`; panics with the screen after the deadline.
@@ -320,7 +323,11 @@ impl Pty {
             if let Some(status) = self.child.try_wait().expect("child status") {
                 return status.success();
             }
-            assert!(Instant::now() < deadline, "clicom did not exit; screen:\n{}", self.screen());
+            assert!(
+                Instant::now() < deadline,
+                "clicom did not exit; screen:\n{}",
+                self.screen()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -343,7 +350,12 @@ impl Pty {
                 pixel_height: 0,
             })
             .expect("resize the pty");
-        self.parser.lock().unwrap().screen_mut().set_size(rows, cols);
+        let nz = |n: u16| std::num::NonZeroU16::new(n).expect("a terminal is never 0 wide");
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(nz(rows), nz(cols));
         self.size = (cols, rows);
     }
 }
@@ -431,7 +443,9 @@ pub fn recording_opener(dir: &Path, out: &Path) -> PathBuf {
         ),
     )
     .expect("opener written");
-    let mut perm = std::fs::metadata(&script).expect("opener exists").permissions();
+    let mut perm = std::fs::metadata(&script)
+        .expect("opener exists")
+        .permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     std::fs::set_permissions(&script, perm).expect("opener executable");
     script
@@ -445,7 +459,11 @@ pub fn wait_for_file(path: &Path, ok: impl Fn(&str) -> bool) -> String {
         if ok(&text) {
             return text;
         }
-        assert!(Instant::now() < deadline, "{} never got the expected content: {text:?}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never got the expected content: {text:?}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }

@@ -23,18 +23,20 @@ const HINT: Style = Style::new()
     .bg(Color::LightYellow)
     .add_modifier(Modifier::BOLD);
 
-/// The marker shown on the pane's bottom row while scrolled up with newer messages below.
+/// The marker shown on the pane's bottom row while scrolled up: how many messages arrived
+/// unseen, or that there is more below.
 pub fn new_messages_marker(app: &App) -> Option<String> {
     if app.pane.is_following() {
         return None;
     }
-    let n = app.pane.messages_below();
-    (n > 0).then(|| {
-        format!(
+    if app.unread > 0 {
+        let n = app.unread;
+        return Some(format!(
             " ↓ {n} new message{} — End or click to jump ↓ ",
             if n == 1 { "" } else { "s" }
-        )
-    })
+        ));
+    }
+    (app.pane.messages_below() > 0).then(|| " ↓ more below — End or click to jump ↓ ".to_string())
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
