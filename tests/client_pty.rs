@@ -353,3 +353,32 @@ fn the_title_counts_unread_messages_while_scrolled_up() {
         alice.title() == "Clicom — #main"
     });
 }
+
+#[test]
+fn a_malformed_config_is_reported_with_its_line_and_left_alone() {
+    let home = ClientHome::new();
+    let broken = "name = \"alice\"\ncolor = \"2\"\nserver = [unclosed\n";
+    home.write_config(broken);
+    let mut pty = Pty::spawn(&home, &[], &[], WIDE);
+    assert!(!pty.wait_exit(), "a failing exit status");
+    pty.wait_for("config.toml:3");
+    assert_eq!(home.read_config(), broken, "never overwritten");
+}
+
+#[test]
+fn logs_go_to_a_file_in_the_data_dir_not_the_screen() {
+    let site = Site::start();
+    let home = ClientHome::new();
+    let mut alice = Pty::spawn(
+        &home,
+        &[&site.addr(), "--name", "alice"],
+        &[("RUST_LOG", "debug")],
+        WIDE,
+    );
+    alice.wait_ready("● connected");
+    alice.line("/quit");
+    assert!(alice.wait_exit());
+    let log = std::fs::read_to_string(home.data().join("clicom.log")).unwrap();
+    assert!(log.contains("client starting"), "{log}");
+    assert!(!alice.screen().contains("INFO"), "{}", alice.screen());
+}

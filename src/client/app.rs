@@ -138,6 +138,8 @@ pub enum Mode {
 const HISTORY_WAIT: Duration = Duration::from_millis(1500);
 /// Colours remembered for the sidebar at most (then forgotten and relearned).
 const MAX_USER_COLORS: usize = 10_000;
+/// Message ids remembered for de-duplication at least (history replays are far shorter).
+const MIN_SEEN: usize = 1000;
 /// Rows the mouse wheel scrolls.
 const WHEEL_ROWS: usize = 3;
 
@@ -189,6 +191,8 @@ pub struct App {
     /// `(room, id)` of server messages in the pane, with a fingerprint of their content, so a
     /// history replay after a reconnect adds only what was missed.
     seen: HashMap<(String, u64), u64>,
+    /// `seen`'s keys oldest first, so it forgets what left the pane (bounded like the pane).
+    seen_order: std::collections::VecDeque<(String, u64)>,
     /// Set after a (re)join or room switch until the history arrives (or the wait ends).
     awaiting_history: Option<Instant>,
     /// A `/nick` or `/color` asked of the server, saved once its welcome confirms it.
@@ -257,6 +261,7 @@ impl App {
             mentions: 0,
             ruler_armed: true,
             seen: HashMap::new(),
+            seen_order: std::collections::VecDeque::new(),
             awaiting_history: None,
             requested_name: None,
             requested_color: None,
@@ -473,6 +478,8 @@ impl App {
         let page = height.saturating_sub(1).max(1);
         let e = &mut self.editor;
         match key.code {
+            // AltGr arrives as Ctrl+Alt on some systems: it types a character.
+            KeyCode::Char(c) if ctrl && alt => e.insert_char(c),
             KeyCode::Enter if !alt => self.submit(fx),
             KeyCode::Char('c') if ctrl => {
                 if e.is_empty() {
@@ -667,6 +674,9 @@ impl App {
 
     fn run_command(&mut self, cmd: Command, fx: &mut Vec<Effect>) {
         let online = matches!(self.conn, ConnState::Connected { .. });
+        // Connected but refused at join (e.g. the name is taken): a new identity is a new join.
+        let refused = matches!(self.conn, ConnState::Connected { joined: false })
+            && self.awaiting_history.is_none();
         match cmd {
             Command::Help => self.show_help(),
             Command::Quit => self.quit(fx),
@@ -684,6 +694,16 @@ impl App {
                 } else {
                     self.error("not connected: /rooms needs the server");
                 }
+            }
+            Command::Nick(name) if refused => {
+                self.requested_name = Some(name.clone());
+                self.name = name;
+                self.rejoin(fx);
+            }
+            Command::Color(Some(color)) if refused => {
+                self.requested_color = Some(color.to_string());
+                self.color = color.to_string();
+                self.rejoin(fx);
             }
             Command::Nick(name) => {
                 if online {
@@ -792,11 +812,23 @@ impl App {
         }
     }
 
+    /// Joins again on the open connection with the current identity.
+    fn rejoin(&mut self, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Net(NetCmd::SetIdentity(self.identity())));
+        fx.push(Effect::Net(NetCmd::Send(ClientMsg::Join {
+            name: self.name.clone(),
+            color: Some(self.color.clone()),
+            room: Some(self.room.clone()),
+        })));
+        self.awaiting_history = Some(self.now_instant());
+    }
+
     fn switch_server(&mut self, label: String, url: String, fx: &mut Vec<Effect>) {
         self.server_label = label.clone();
         self.server_url = url.clone();
         self.users.clear();
         self.seen.clear();
+        self.seen_order.clear();
         self.awaiting_history = None;
         self.announced_down = false;
         self.separator(sanitize_line(&url).into_owned());
@@ -1130,20 +1162,27 @@ impl App {
         let room = sanitize_line(&w.room).into_owned();
         let first = matches!(self.conn, ConnState::Connected { joined: false });
         let room_changed = room != self.room;
-        if name != self.name {
-            if self.requested_name.take().is_some() || first {
-                fx.push(Effect::SaveSetting(SettingChange::Name(name.clone())));
+        // A /nick or /color the server has now confirmed is saved.
+        if let Some(asked) = self.requested_name.take()
+            && name_key(&asked) == name_key(&name)
+        {
+            fx.push(Effect::SaveSetting(SettingChange::Name(name.clone())));
+        }
+        if let Some(asked) = self.requested_color.take()
+            && asked == w.color
+        {
+            fx.push(Effect::SaveSetting(SettingChange::Color(w.color.clone())));
+            if !first {
+                self.info(format!("Colour changed to {}.", w.color));
             }
+        }
+        if name != self.name {
             if !first {
                 self.info(format!("You are now {name}."));
             }
             self.name = name;
         }
-        if w.color != self.color && w.color.parse::<Color>().is_ok() {
-            if self.requested_color.take().is_some() {
-                fx.push(Effect::SaveSetting(SettingChange::Color(w.color.clone())));
-                self.info(format!("Colour changed to {}.", w.color));
-            }
+        if w.color.parse::<Color>().is_ok() {
             self.color = w.color.clone();
         }
         self.requested_name = None;
@@ -1206,8 +1245,20 @@ impl App {
             return;
         }
         if let Some(id) = m.id {
-            self.seen
-                .insert((room, id), Self::fingerprint(&m.name, &m.text));
+            let key = (room, id);
+            if self
+                .seen
+                .insert(key.clone(), Self::fingerprint(&m.name, &m.text))
+                .is_none()
+            {
+                self.seen_order.push_back(key);
+            }
+            let cap = self.settings.scrollback.max(MIN_SEEN);
+            while self.seen_order.len() > cap {
+                if let Some(old) = self.seen_order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
         }
         let own = self.is_me(&m.name);
         if own {
@@ -1317,13 +1368,23 @@ impl App {
             }
             ErrorCode::NameTaken | ErrorCode::InvalidName => {
                 self.requested_name = None;
+                self.join_refused();
                 self.error(format!("{text} — choose another with /nick NAME"));
             }
             ErrorCode::InvalidColor => {
                 self.requested_color = None;
+                self.join_refused();
                 self.error(text);
             }
             _ => self.error(text),
+        }
+    }
+
+    /// An error before the welcome means the join was refused: stop waiting for a history (an
+    /// old server's silence is not the same as a refusal) until the user changes something.
+    fn join_refused(&mut self) {
+        if matches!(self.conn, ConnState::Connected { joined: false }) {
+            self.awaiting_history = None;
         }
     }
 

@@ -843,3 +843,61 @@ fn a_flood_of_history_keeps_the_pane_within_scrollback() {
             .all(|r| matches!(r, ViewRow::Line { .. } | ViewRow::Ruler))
     );
 }
+
+#[test]
+fn a_refused_name_can_be_changed_on_the_open_connection() {
+    let mut app = started((80, 24));
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::NameTaken, "The name alice is taken."),
+    );
+    // Refused: never promoted to joined by the history wait.
+    app.update(Msg::Tick(Instant::now() + Duration::from_secs(10)));
+    assert_eq!(app.conn, ConnState::Connected { joined: false });
+    assert!(sent_texts(&type_line(&mut app, "hello?")).is_empty());
+    let fx = type_line(&mut app, "/nick alice2");
+    assert!(
+        sent(&fx)
+            .iter()
+            .any(|m| matches!(m, ClientMsg::Join { name, .. } if name == "alice2"))
+    );
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice2".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Name(n)) if n == "alice2"))
+    );
+    let fx = server(
+        &mut app,
+        ServerMsg::History {
+            room: "main".into(),
+            messages: vec![],
+        },
+    );
+    assert_eq!(sent_texts(&fx), ["hello?"], "the queued message goes out");
+}
+
+#[test]
+fn a_command_line_name_the_server_normalises_is_not_saved() {
+    let mut app = started((80, 24));
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "Alice".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SaveSetting(_))));
+    assert_eq!(app.name, "Alice");
+}

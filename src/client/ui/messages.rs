@@ -36,7 +36,8 @@ pub fn new_messages_marker(app: &App) -> Option<String> {
             if n == 1 { "" } else { "s" }
         ));
     }
-    (app.pane.messages_below() > 0).then(|| " ↓ more below — End or click to jump ↓ ".to_string())
+    // Scrolled up means there are rows below (cheap to know, unlike counting them).
+    Some(" ↓ more below — End or click to jump ↓ ".to_string())
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
