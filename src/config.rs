@@ -54,6 +54,27 @@ impl Default for Settings {
     }
 }
 
+/// The on/off settings, for [`Config::set_flag`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Mouse,
+    Timestamps,
+    BellOnMention,
+    Hyperlinks,
+}
+
+impl Flag {
+    /// The key in the settings file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Flag::Mouse => "mouse",
+            Flag::Timestamps => "timestamps",
+            Flag::BellOnMention => "bell_on_mention",
+            Flag::Hyperlinks => "hyperlinks",
+        }
+    }
+}
+
 /// The allowed range of `scrollback`: enough to be useful, bounded so memory stays modest.
 pub const SCROLLBACK_RANGE: std::ops::RangeInclusive<usize> = 100..=1_000_000;
 
@@ -198,6 +219,17 @@ impl Config {
         set_value(self.doc.as_table_mut(), "room", Value::from(room.as_str()));
         self.settings.room = room;
         Ok(())
+    }
+
+    /// Turns one of the on/off settings on or off.
+    pub fn set_flag(&mut self, flag: Flag, on: bool) {
+        set_value(self.doc.as_table_mut(), flag.key(), Value::from(on));
+        *match flag {
+            Flag::Mouse => &mut self.settings.mouse,
+            Flag::Timestamps => &mut self.settings.timestamps,
+            Flag::BellOnMention => &mut self.settings.bell_on_mention,
+            Flag::Hyperlinks => &mut self.settings.hyperlinks,
+        } = on;
     }
 
     /// Adds or changes an alias in `[servers]`, creating the table if needed.
@@ -739,6 +771,21 @@ enabled = true
     }
 
     #[test]
+    fn flags_toggle_in_place_and_survive_a_reload() {
+        let mut config = parse("mouse = true # click links\n").unwrap();
+        config.set_flag(Flag::Mouse, false);
+        config.set_flag(Flag::BellOnMention, true);
+        assert_eq!(
+            config.to_toml_string(),
+            "mouse = false # click links\nbell_on_mention = true\n"
+        );
+        let reread = parse(&config.to_toml_string()).unwrap();
+        assert!(!reread.settings().mouse);
+        assert!(reread.settings().bell_on_mention);
+        assert_eq!(reread.settings(), config.settings());
+    }
+
+    #[test]
     fn setters_refuse_bad_values_and_change_nothing() {
         let mut config = parse("name = \"alice\"\n").unwrap();
         let before = config.to_toml_string();
@@ -769,6 +816,10 @@ enabled = true
         let s = config.settings();
         assert!(s.name.is_some() && s.color.is_some() && s.open_command.is_some());
         assert!(!s.servers.is_empty());
+        for alias in s.servers.keys().chain([&s.server]) {
+            let resolved = crate::client::url::resolve_server(alias, s);
+            assert!(resolved.is_ok(), "example server {alias:?}: {resolved:?}");
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         for key in [
             "name",

@@ -323,45 +323,6 @@ async fn dropping_every_handle_closes_cleanly() {
 }
 
 #[tokio::test]
-async fn a_server_that_stops_answering_is_detected_by_ping() {
-    let server = FakeServer::start_on(0, Mode::Silent).await;
-    let opts = NetOptions {
-        idle_ping: Duration::from_millis(200),
-        pong_timeout: Duration::from_millis(300),
-        ..patient_options()
-    };
-    let (_net, mut events) = net::spawn_with(server.url.clone(), alice(), opts);
-    wait_connected(&mut events, &server.url).await;
-    let (reason, retry_at, _) = wait_disconnected(&mut events).await;
-    assert_eq!(reason, "timed out: the server stopped answering");
-    assert!(retry_at.is_some());
-}
-
-#[tokio::test]
-async fn a_live_quiet_server_is_not_dropped_by_keepalive() {
-    // The fake server reads (so tungstenite answers our pings): several ping rounds pass and the
-    // connection stays up; a message sent afterwards arrives on the same connection.
-    let mut server = FakeServer::start().await;
-    let opts = NetOptions {
-        idle_ping: Duration::from_millis(50),
-        pong_timeout: Duration::from_secs(5),
-        ..fast_options()
-    };
-    let (net, mut events) = net::spawn_with(server.url.clone(), alice(), opts);
-    wait_connected(&mut events, &server.url).await;
-    let (conn, ..) = server.wait_join().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(net.send(NetCmd::Send(ClientMsg::Who)));
-    assert_eq!(server.next_seen().await, Seen::Frame(conn, ClientMsg::Who));
-    while let Ok(event) = events.try_recv() {
-        assert!(
-            !matches!(event, NetEvent::Disconnected { .. }),
-            "keepalive dropped a live connection: {event:?}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn an_oversized_frame_drops_the_connection_with_a_reason() {
     let mut server = FakeServer::start().await;
     let opts = NetOptions {
