@@ -167,8 +167,8 @@ pub struct Hub {
     /// `name_key` of each joined session's name → its connection.
     names: HashMap<String, ConnId>,
     rooms: BTreeMap<String, Room>,
-    /// The last id handed out per room, kept after the room empties so ids keep increasing
-    /// even when the database cannot be read.
+    /// The last id handed out per live room (and per emptied room while history is
+    /// degraded), so ids keep increasing even when the database cannot be read.
     last_ids: HashMap<String, u64>,
     /// Connections that have not joined yet, with their deadline (in connect order).
     join_deadlines: VecDeque<(Instant, ConnId)>,
@@ -907,6 +907,12 @@ impl Hub {
         }
         if room.members.is_empty() {
             self.rooms.remove(&id.room);
+            // Staged messages were committed before this membership change, so the database
+            // knows the room's last id; keep it in memory only while the database is failing
+            // (otherwise rooms created and abandoned would pile up here forever).
+            if !self.history_degraded {
+                self.last_ids.remove(&id.room);
+            }
             return;
         }
         room.changes.leave(&id.name);

@@ -1026,3 +1026,37 @@ fn shutdown_tells_everyone_and_closes_with_going_away() {
     assert_eq!(f.closed(3).map(|c| c.code), Some(close_code::GOING_AWAY));
     assert!(f.hub.room_names().is_empty());
 }
+
+#[test]
+fn abandoned_rooms_leave_nothing_behind_and_ids_continue_from_history() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice")]);
+    for i in 0..50 {
+        f.send(
+            1,
+            ClientMsg::JoinRoom {
+                room: format!("r{i}"),
+            },
+        );
+        if i == 0 {
+            f.send(1, say("in r0"));
+        }
+        f.frames(1);
+    }
+    f.send(
+        1,
+        ClientMsg::JoinRoom {
+            room: "main".into(),
+        },
+    );
+    assert_eq!(f.hub.room_names(), names(&["main"]));
+    assert!(f.hub.last_ids.len() <= 1, "{:?}", f.hub.last_ids.keys());
+    f.send(1, ClientMsg::JoinRoom { room: "r0".into() });
+    f.frames(1);
+    f.send(1, say("again in r0"));
+    assert_eq!(
+        messages(&f.frames(1))[0].id,
+        Some(2),
+        "the id comes back from history"
+    );
+}
