@@ -94,6 +94,7 @@ fn init_server_logging(save: Option<&Path>) -> anyhow::Result<()> {
     let stderr_filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(stderr_filter);
     let file = match save {

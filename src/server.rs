@@ -214,7 +214,7 @@ impl ServeArgs {
     pub fn options(&self) -> ServerOptions {
         let db = match &self.db {
             Some(db) => HistoryLocation::parse(db),
-            None => HistoryLocation::File(crate::paths::data_dir().join("history.db")),
+            None => HistoryLocation::default_file(),
         };
         let secs = Duration::from_secs;
         ServerOptions {
