@@ -30,12 +30,15 @@ struct Cli {
 enum Command {
     /// Run a chat server (WebSocket on /ws).
     Serve(clicom::server::ServeArgs),
+    /// Start a server and chat on it, in one process (others can join it).
+    Host(clicom::host::HostArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Host(args)) => host(args),
         None => client(cli.client),
     };
     match result {
@@ -59,6 +62,14 @@ fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {
     let result = runtime.block_on(clicom::client::run(args));
     // Don't wait for an opener or a closing socket: the user asked to leave.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+fn host(args: clicom::host::HostArgs) -> anyhow::Result<()> {
+    init_client_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(clicom::host::run(args));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     result
 }
 
