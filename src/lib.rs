@@ -5,6 +5,7 @@
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 
+pub mod client;
 pub mod paths;
 pub mod protocol;
 pub mod text;

@@ -1,0 +1,2 @@
+//! The terminal chat client.
+pub mod snake;
