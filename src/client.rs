@@ -1,2 +1,3 @@
 //! The terminal chat client.
 pub mod snake;
+pub mod ui;
