@@ -473,6 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_board_that_shrank_is_clipped_to_the_border() {
+        // The dead snake lies on row 9, columns 25..=28; the board shrinks to 25x10 cells so
+        // its tail cell would land exactly on the right border.
+        let mut game = crashed(29, 18);
+        let cells: Vec<Pos> = game.snake().collect();
+        assert_eq!(cells.last(), Some(&Pos::new(25, 9)));
+        assert!(game.resize(52, 12));
+        assert_eq!((game.board(), game.blocked()), ((25, 10), None));
+        let buf = draw(&game, 52, 12);
+        for y in 1..11 {
+            assert_eq!(buf[(51, y)].symbol(), "│", "right border, row {y}");
+        }
+        assert_eq!(
+            buf[(49, 10)].symbol(),
+            " ",
+            "nothing of the snake is left inside"
+        );
+        assert!(screen(&buf).contains(" Game over "));
+    }
+
+    #[test]
     fn filling_the_board_shows_you_win() {
         let (cols, rows) = (12, 8);
         let mut body = Vec::new();
