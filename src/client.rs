@@ -10,6 +10,7 @@ pub mod editor;
 pub mod layout;
 pub mod links;
 pub mod net;
+pub mod snake;
 pub mod stats;
 pub mod terminal;
 pub mod ui;

@@ -7,6 +7,7 @@ mod messages;
 mod overlay;
 mod setup;
 mod sidebar;
+pub mod snake;
 mod status;
 
 use ratatui::Frame;
