@@ -26,6 +26,8 @@ struct Faults {
     /// Behave like the original Python server: no `welcome`, just `active_users` (with its
     /// `json.dumps` spacing) to everyone after each join.
     no_welcome: bool,
+    /// Accept messages but broadcast none of them.
+    swallow_messages: bool,
 }
 
 #[derive(Default)]
@@ -155,6 +157,9 @@ async fn serve(
                 }
                 hub.joins.fetch_add(1, Ordering::SeqCst);
             }
+            Some("message") if faults.swallow_messages => {
+                hub.messages.fetch_add(1, Ordering::SeqCst);
+            }
             Some("message") => {
                 hub.messages.fetch_add(1, Ordering::SeqCst);
                 let frame = serde_json::json!({
@@ -261,6 +266,26 @@ async fn fanout_joins_a_server_without_welcome_through_active_users() {
     assert!(report.sent > 0);
     assert_eq!(report.received, report.sent * 6);
     assert_eq!(report.lost, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_ends_by_itself_when_nothing_comes_back() {
+    let server = MiniServer::start(Faults {
+        swallow_messages: true,
+        ..Faults::default()
+    })
+    .await;
+    let mut opts = small_fanout(&server.url, 3);
+    opts.drain = Duration::from_millis(300);
+    let report = tokio::time::timeout(Duration::from_secs(30), bench::fanout::run(&opts))
+        .await
+        .expect("bounded run")
+        .unwrap();
+    assert!(report.sent > 0);
+    assert_eq!(server.hub.messages.load(Ordering::SeqCst), report.sent);
+    assert_eq!(report.received, 0);
+    assert_eq!(report.lost, report.sent * 3);
+    assert_eq!(report.latency.count, 0);
 }
 
 #[tokio::test]

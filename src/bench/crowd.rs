@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use indicatif::ProgressBar;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -38,7 +39,9 @@ pub fn source_for(sources: &[IpAddr], i: usize) -> Option<IpAddr> {
     (!sources.is_empty()).then(|| sources[i % sources.len()])
 }
 
-/// Connects and joins every name; `bar` counts joined clients.
+/// Connects and joins every name; `bar` counts joined clients. Joined clients keep reading
+/// (and discarding) until all have joined, as real clients would: a server must not be able to
+/// look fast by leaving its presence updates unread in socket buffers.
 pub async fn gather(
     target: &Target,
     common: &Common,
@@ -48,6 +51,8 @@ pub async fn gather(
     let permits = Arc::new(Semaphore::new(common.concurrency.max(1)));
     let started = Instant::now();
     let deadline = started + common.join_timeout;
+    let (release_tx, release_rx) = watch::channel(false);
+    let (joined_tx, mut joined_rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     for (i, name) in names.iter().enumerate() {
         let permits = Arc::clone(&permits);
@@ -55,9 +60,11 @@ pub async fn gather(
         let name = name.clone();
         let room = common.room.clone();
         let source = source_for(&common.source_ips, i);
+        let joined_tx = joined_tx.clone();
+        let mut release = release_rx.clone();
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
-            let _permit = permits.acquire_owned().await;
+            let permit = permits.acquire_owned().await;
             let began = Instant::now();
             let left = deadline.saturating_duration_since(began);
             let joined = conn::connect_and_join(
@@ -69,21 +76,38 @@ pub async fn gather(
                 left,
             )
             .await;
-            (i, began.elapsed(), joined)
+            drop(permit);
+            let mut ws = match joined {
+                Ok(ws) => ws,
+                Err(error) => {
+                    let _ = joined_tx.send((i, Err(error)));
+                    return None;
+                }
+            };
+            let _ = joined_tx.send((i, Ok(began.elapsed())));
+            loop {
+                tokio::select! {
+                    frame = ws.next() => if matches!(frame, None | Some(Err(_))) {
+                        // Closed while waiting: the bench sees it as a disconnect later.
+                        release.changed().await.ok();
+                        return Some((i, ws));
+                    },
+                    _ = release.changed() => return Some((i, ws)),
+                }
+            }
         });
     }
-    let mut slots: Vec<Option<Ws>> = names.iter().map(|_| None).collect();
+    drop(joined_tx);
     let mut times = latency_histogram();
     let mut joined = 0;
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok((i, took, Ok(ws))) => {
-                slots[i] = Some(ws);
+    while joined < names.len() {
+        match joined_rx.recv().await {
+            Some((_, Ok(took))) => {
                 times.saturating_record(took.as_micros() as u64);
                 joined += 1;
                 bar.inc(1);
             }
-            Ok((i, _, Err(error))) => {
+            Some((i, Err(error))) => {
                 tasks.abort_all();
                 return Err(BenchError::JoinFailed {
                     client: names[i].clone(),
@@ -92,15 +116,20 @@ pub async fn gather(
                     error,
                 });
             }
-            Err(panic) => {
+            None => {
                 tasks.abort_all();
-                return Err(BenchError::Options(format!(
-                    "a client task failed: {panic}"
-                )));
+                return Err(BenchError::Options("a client task failed".into()));
             }
         }
     }
     let elapsed = started.elapsed();
+    let _ = release_tx.send(true);
+    let mut slots: Vec<Option<Ws>> = names.iter().map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Some((i, ws))) = done {
+            slots[i] = Some(ws);
+        }
+    }
     Ok(Crowd {
         clients: slots.into_iter().flatten().collect(),
         elapsed,

@@ -191,19 +191,36 @@ impl FanoutReport {
     }
 }
 
-/// State every receiver shares: the run's probe codec, a running count (to know when all
-/// deliveries are in) and latency histograms in shards so receivers rarely wait on a lock.
+/// State every receiver shares: the run's probe codec and, in shards so that receivers on
+/// different threads rarely meet on a lock, the latency histogram and the delivery count (the
+/// count tells when all deliveries are in).
 struct Shared {
     codec: ProbeCodec,
     epoch: std::time::Instant,
-    received: AtomicU64,
-    shards: Vec<Mutex<Histogram<u64>>>,
+    shards: Vec<Mutex<Shard>>,
     senders: usize,
+    /// Measured messages handed to the WebSocket, all senders.
+    sent: AtomicU64,
+}
+
+struct Shard {
+    latency: Histogram<u64>,
+    received: u64,
 }
 
 impl Shared {
     fn now_us(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn shard(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn received(&self) -> u64 {
+        (0..self.shards.len()).map(|i| self.shard(i).received).sum()
     }
 }
 
@@ -264,11 +281,11 @@ impl Tally {
         let now = shared.now_us();
         self.received += 1;
         self.last_us = self.last_us.max(now);
-        shared.received.fetch_add(1, Ordering::Relaxed);
-        let mut hist = shared.shards[shard]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        hist.saturating_record(now.saturating_sub(probe.sent_us).max(1));
+        let mut shard = shared.shard(shard);
+        shard.received += 1;
+        shard
+            .latency
+            .saturating_record(now.saturating_sub(probe.sent_us).max(1));
     }
 }
 
@@ -348,6 +365,9 @@ async fn send(
                 return sent;
             }
             sent += 1;
+            if !warmup {
+                shared.sent.fetch_add(1, Ordering::Relaxed);
+            }
         }
         if sink.flush().await.is_err() {
             return sent;
@@ -375,11 +395,16 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let shared = Arc::new(Shared {
         codec: ProbeCodec::new(nonce),
         epoch: std::time::Instant::now(),
-        received: AtomicU64::new(0),
         shards: (0..shard_count)
-            .map(|_| Mutex::new(latency_histogram()))
+            .map(|_| {
+                Mutex::new(Shard {
+                    latency: latency_histogram(),
+                    received: 0,
+                })
+            })
             .collect(),
         senders: opts.senders,
+        sent: AtomicU64::new(0),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receivers = Vec::with_capacity(opts.clients);
@@ -420,8 +445,8 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
                 rate: per_sender,
                 phase,
             };
-            let sent = send(&mut sink, &shared, k as u32, &schedule, size, false).await;
-            (sent, sink)
+            send(&mut sink, &shared, k as u32, &schedule, size, false).await;
+            sink
         }));
     }
 
@@ -433,39 +458,35 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
 
     let bar = progress.bar(opts.duration.as_secs().max(1), "sending");
     let sending_deadline = measure_start + opts.duration + opts.drain;
-    let mut sent = 0;
     let mut sender_sinks = Vec::with_capacity(senders.len());
-    for task in senders {
+    for mut task in senders {
         let left = sending_deadline.saturating_duration_since(Instant::now());
-        let shown = Arc::clone(&shared);
-        let bar_ref = &bar;
-        let waited = tokio::time::timeout(left, async move {
-            let mut task = task;
+        let waited = tokio::time::timeout(left, async {
             loop {
                 tokio::select! {
                     done = &mut task => return done.ok(),
                     _ = tokio::time::sleep(Duration::from_millis(250)) => {
-                        bar_ref.set_position(measure_began.elapsed().as_secs());
-                        bar_ref.set_message(format!(
-                            "{} deliveries",
-                            shown.received.load(Ordering::Relaxed)
-                        ));
+                        bar.set_position(measure_began.elapsed().as_secs());
+                        bar.set_message(format!("{} deliveries", shared.received()));
                     }
                 }
             }
         })
         .await;
-        if let Ok(Some((n, sink))) = waited {
-            sent += n;
-            sender_sinks.push(sink);
+        match waited {
+            Ok(Some(sink)) => sender_sinks.push(sink),
+            Ok(None) => {}
+            // Stuck writing to a server that stopped reading: what it sent is counted already.
+            Err(_) => task.abort(),
         }
     }
     bar.finish_and_clear();
+    let sent = shared.sent.load(Ordering::Relaxed);
     let send_elapsed = measure_began.elapsed();
 
     let expected = sent * opts.clients as u64;
     let drain_deadline = Instant::now() + opts.drain;
-    while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
+    while shared.received() < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let measured_wall = measure_began.elapsed();
@@ -488,10 +509,9 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     }
 
     let mut latency = latency_histogram();
-    for shard in &shared.shards {
-        let hist = shard.lock().unwrap_or_else(|p| p.into_inner());
+    for i in 0..shared.shards.len() {
         // Same bounds, so adding cannot fail.
-        let _ = latency.add(&*hist);
+        let _ = latency.add(&shared.shard(i).latency);
     }
     sender_sinks.append(&mut idle_sinks);
     close_all(sender_sinks).await;
