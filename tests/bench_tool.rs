@@ -37,6 +37,8 @@ struct Hub {
     messages: AtomicU64,
     joins: AtomicUsize,
     next_id: AtomicU64,
+    /// The source address of every accepted connection.
+    peer_ips: Mutex<Vec<std::net::IpAddr>>,
 }
 
 struct MiniServer {
@@ -59,7 +61,8 @@ impl MiniServer {
         let accept = {
             let (hub, tasks) = (Arc::clone(&hub), Arc::clone(&tasks));
             tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
+                while let Ok((stream, peer)) = listener.accept().await {
+                    hub.peer_ips.lock().unwrap().push(peer.ip());
                     let conn =
                         tokio::spawn(serve(stream, Arc::clone(&hub), faults, Arc::clone(&tasks)));
                     tasks.lock().unwrap().push(conn.abort_handle());
@@ -244,9 +247,12 @@ async fn fanout_counts_a_duplicated_delivery_once() {
         ..Faults::default()
     })
     .await;
-    let report = bench::fanout::run(&small_fanout(&server.url, 3))
-        .await
-        .unwrap();
+    let mut opts = small_fanout(&server.url, 3);
+    // The test server runs in this process, so this process is the server to sample.
+    opts.server_pid = Some(std::process::id());
+    let report = bench::fanout::run(&opts).await.unwrap();
+    let server_use = report.server.expect("server figures with --server-pid");
+    assert!(server_use.rss_kib_before > 0 && server_use.rss_kib_after > 0);
     assert_eq!(report.duplicates, 1);
     assert_eq!(report.lost, 0);
     assert_eq!(report.received, report.expected);
@@ -395,6 +401,28 @@ async fn conns_holds_joined_connections_and_reads_the_server_process() {
         assert!(v["server"][field].is_number(), "server.{field}");
     }
     assert!(v["server"]["hold_cpu"]["core_pct"].is_number());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_ips_spread_connections_over_loopback_addresses() {
+    let server = MiniServer::start(Faults::default()).await;
+    let mut opts = ConnsOptions::new(&server.url, 6);
+    opts.hold = Duration::from_millis(100);
+    opts.common.source_ips = vec!["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()];
+    let report = bench::conns::run(&opts).await.unwrap();
+    assert_eq!(report.dropped, 0);
+    let mut ips = server.hub.peer_ips.lock().unwrap().clone();
+    ips.sort();
+    let expected: Vec<std::net::IpAddr> = ["127.0.0.2"; 3]
+        .into_iter()
+        .chain(["127.0.0.3"; 3])
+        .map(|ip| ip.parse().unwrap())
+        .collect();
+    assert_eq!(ips, expected);
+
+    opts.common.source_ips = vec!["192.0.2.9".parse().unwrap()];
+    let err = bench::conns::run(&opts).await.unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
 }
 
 #[tokio::test]
