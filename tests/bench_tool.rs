@@ -28,6 +28,8 @@ struct Faults {
     no_welcome: bool,
     /// Accept messages but broadcast none of them.
     swallow_messages: bool,
+    /// Refuse every n-th message with `error {code: rate_limited}` to its sender.
+    rate_limit_every: Option<u64>,
 }
 
 #[derive(Default)]
@@ -37,6 +39,8 @@ struct Hub {
     messages: AtomicU64,
     joins: AtomicUsize,
     next_id: AtomicU64,
+    refused: AtomicU64,
+    rate_counter: AtomicU64,
     /// The source address of every accepted connection.
     peer_ips: Mutex<Vec<std::net::IpAddr>>,
 }
@@ -162,6 +166,16 @@ async fn serve(
             }
             Some("message") if faults.swallow_messages => {
                 hub.messages.fetch_add(1, Ordering::SeqCst);
+            }
+            Some("message")
+                if faults.rate_limit_every.is_some_and(|n| {
+                    (hub.rate_counter.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(n)
+                }) =>
+            {
+                let _ = tx.send(
+                    r#"{"type":"error","code":"rate_limited","text":"slow down"}"#.to_string(),
+                );
+                hub.refused.fetch_add(1, Ordering::SeqCst);
             }
             Some("message") => {
                 hub.messages.fetch_add(1, Ordering::SeqCst);
@@ -292,6 +306,30 @@ async fn fanout_ends_by_itself_when_nothing_comes_back() {
     assert_eq!(report.received, 0);
     assert_eq!(report.lost, report.sent * 3);
     assert_eq!(report.latency.count, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_messages_are_counted_as_server_errors_and_loss() {
+    let server = MiniServer::start(Faults {
+        rate_limit_every: Some(4),
+        ..Faults::default()
+    })
+    .await;
+    let mut opts = small_fanout(&server.url, 3);
+    opts.drain = Duration::from_millis(1000);
+    let report = bench::fanout::run(&opts).await.unwrap();
+    let refused = server.hub.refused.load(Ordering::SeqCst);
+    assert!(refused > 0);
+    assert_eq!(report.server_errors, refused);
+    assert_eq!(report.lost, refused * 3);
+    assert!(
+        report
+            .first_server_error
+            .as_deref()
+            .unwrap()
+            .contains("rate_limited")
+    );
+    assert!(report.human().contains("--msg-rate 0"));
 }
 
 #[tokio::test]

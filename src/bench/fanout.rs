@@ -172,6 +172,13 @@ impl FanoutReport {
                     .unwrap_or_default(),
                 self.disconnected
             );
+            if self
+                .first_server_error
+                .as_deref()
+                .is_some_and(|e| e.contains("rate_limited"))
+            {
+                s += "  hint:       the server rate-limits senders; run it with --msg-rate 0 for load tests\n";
+            }
         }
         if let Some(server) = &self.server {
             s += &format!(

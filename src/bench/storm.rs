@@ -274,7 +274,10 @@ async fn observe(
     let wall_began = Instant::now();
     let deadline = Instant::now() + opts.timeout;
     let bar = progress.bar(n as u64, "back");
-    bar.set_message("waiting for the server to go away");
+    bar.set_message(format!(
+        "all {n} joined: restart the server now (waiting up to {:?})",
+        opts.timeout
+    ));
     let mut outage: Option<Instant> = None;
     let mut lost = vec![false; n];
     let mut back_at: Vec<Option<Instant>> = vec![None; n];
