@@ -46,6 +46,9 @@ pub struct FanoutOptions {
     /// After sending stops, wait at most this long for the last deliveries.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub drain: Duration,
+    /// …but stop waiting once no delivery has arrived for this long (some are lost).
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    pub quiet: Duration,
     /// Also report this server process's RSS and CPU over the measured phase.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -63,6 +66,7 @@ impl FanoutOptions {
             warmup: Duration::ZERO,
             size: 64,
             drain: Duration::from_secs(10),
+            quiet: Duration::from_secs(2),
             server_pid: None,
         }
     }
@@ -493,8 +497,13 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
 
     let expected = sent * opts.clients as u64;
     let drain_deadline = Instant::now() + opts.drain;
-    while shared.received() < expected && Instant::now() < drain_deadline {
+    let (mut seen, mut last_change) = (shared.received(), Instant::now());
+    while seen < expected && Instant::now() < drain_deadline && last_change.elapsed() < opts.quiet {
         tokio::time::sleep(Duration::from_millis(10)).await;
+        let now_seen = shared.received();
+        if now_seen != seen {
+            (seen, last_change) = (now_seen, Instant::now());
+        }
     }
     let measured_wall = measure_began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, measured_wall);
