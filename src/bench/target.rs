@@ -13,7 +13,7 @@ use super::BenchError;
 pub struct Target {
     /// The URL as given, used for the handshake request (Host header, path).
     pub url: String,
-    /// The address every client connects to (the first one the host resolved to).
+    /// The address every client connects to (the host's first IPv4 address, else its first).
     pub addr: SocketAddr,
 }
 
@@ -41,7 +41,8 @@ impl Target {
                 reason: e.to_string(),
             })?
             .collect();
-        let Some(&addr) = addrs.first() else {
+        // Servers commonly bind 0.0.0.0 only, so `localhost` goes to 127.0.0.1 rather than ::1.
+        let Some(&addr) = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()) else {
             return Err(BenchError::Resolve {
                 host: host.to_string(),
                 reason: "no addresses".into(),
