@@ -3,7 +3,6 @@
 //! machine unless told otherwise, every run ends by itself, and it reports what it cost itself.
 //! Each run prints a human summary on stderr and one JSON line on stdout.
 
-pub mod backoff;
 pub mod conn;
 pub mod conns;
 pub mod crowd;

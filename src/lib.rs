@@ -5,8 +5,14 @@
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`bench`]: `clicom bench`, the load generator that measures a server over real WebSockets.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
+//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
+//! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
+//! - [`client`]: the terminal client; `client::net` owns the WebSocket and reconnects.
 
 pub mod bench;
+pub mod client;
+pub mod config;
 pub mod paths;
 pub mod protocol;
+pub mod server;
 pub mod text;

@@ -1,5 +1,5 @@
 //! The reconnect-storm bench: N clients connect and stay, reconnecting the way the chat client
-//! does (full-jitter backoff). The caller restarts the server; we report how long until all N
+//! does (its own full-jitter [`Backoff`]). The caller restarts the server; we report how long until all N
 //! are back and joined, and how their reconnect attempts spread over time (no thundering herd).
 
 use std::sync::Arc;
@@ -11,11 +11,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backoff::Backoff;
 use super::conn;
 use super::crowd::{client_color, client_name, source_for};
 use super::target::Target;
 use super::{BenchError, Common, CpuUse, Percentiles, latency_histogram, parse_duration, procstat};
+use crate::client::backoff::Backoff;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StormOptions {
@@ -146,7 +146,7 @@ async fn client(
     events: mpsc::UnboundedSender<Event>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut backoff = Backoff::new(plan.seed.wrapping_add(plan.index as u64));
+    let mut backoff = Backoff::seeded(plan.seed.wrapping_add(plan.index as u64));
     let source = source_for(&plan.common.source_ips, plan.index);
     let attempt_timeout = Duration::from_secs(10);
     let mut first = Some(permits);
@@ -172,10 +172,10 @@ async fn client(
         };
         drop(permit);
         if let Ok(mut ws) = joined {
-            backoff.reset();
+            let joined_at = Instant::now();
             let _ = events.send(Event::Joined {
                 client: plan.index,
-                at: Instant::now(),
+                at: joined_at,
             });
             loop {
                 tokio::select! {
@@ -193,6 +193,8 @@ async fn client(
                 client: plan.index,
                 at: Instant::now(),
             });
+            // As in the chat client: only a connection that stayed up a while resets the schedule.
+            backoff.connection_ended(joined_at.elapsed());
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff.next_delay()) => {}

@@ -1,0 +1,414 @@
+//! The Clicom chat server: `run` serves the JSON protocol over WebSocket on a listener until
+//! the shutdown future resolves, then closes every client with 1001 and flushes history.
+//! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, limits, history.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, watch};
+
+mod admission;
+mod connection;
+pub mod history;
+mod http;
+pub mod hub;
+pub mod limits;
+pub mod presence;
+mod room;
+
+use admission::{AdmissionPolicy, ConnectionTable};
+use connection::ConnectionConfig;
+pub use history::{History, HistoryError, HistoryLocation, SqliteHistory};
+use hub::{Hub, HubCmd, HubConfig};
+use limits::FloodPolicy;
+
+/// Every limit and knob of a server. `Default` is a sane public server with in-memory history.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Where messages are kept.
+    pub db: HistoryLocation,
+    /// The longest message text, in characters (`too_long` beyond).
+    pub max_text_chars: usize,
+    /// The largest WebSocket frame or message, in bytes (close 1009 beyond).
+    pub max_frame_bytes: usize,
+    /// Frames per second per connection; `0.0` turns rate limiting and muting off.
+    pub msg_rate: f64,
+    /// Frames a connection may send at once after a quiet spell.
+    pub msg_burst: u32,
+    /// Refused frames within 30 s that earn a mute.
+    pub mute_after: u32,
+    pub mute_for: Duration,
+    /// Time to send a successful `join` after connecting.
+    pub join_timeout: Duration,
+    /// Time from TCP accept to a finished WebSocket handshake (slowloris guard).
+    pub handshake_timeout: Duration,
+    /// Connections at once, all addresses together; more are dropped at accept.
+    pub max_connections: usize,
+    /// Connections at once from one address (IPv6: one /64).
+    pub max_per_ip: usize,
+    /// Apply `max_per_ip` to loopback too (by default loopback is exempt).
+    pub limit_loopback: bool,
+    /// Frames queued for one connection before it counts as not reading and is dropped.
+    pub outbound_queue: usize,
+    /// How long one batch of frames may take to write.
+    pub write_timeout: Duration,
+    /// Ping a connection after this much silence; `None` never pings.
+    pub ping_interval: Option<Duration>,
+    /// Drop a connection that sends nothing for this long after a ping.
+    pub ping_timeout: Duration,
+    /// How long presence changes are gathered into one announcement per room.
+    pub presence_window: Duration,
+    /// Messages sent in `history` after a join or room switch.
+    pub history_on_join: usize,
+    /// The most messages one `history` request returns.
+    pub history_page_max: usize,
+    /// The WebSocket read buffer per connection, in bytes.
+    pub read_buffer_bytes: usize,
+}
+
+/// Defaults shared by [`ServerOptions::default`] and the `clicom serve` flags.
+mod defaults {
+    pub const PORT: u16 = 10000;
+    pub const MAX_TEXT: usize = 2000;
+    pub const MAX_FRAME: usize = 16 * 1024;
+    pub const MSG_RATE: f64 = 5.0;
+    pub const MSG_BURST: u32 = 10;
+    pub const MUTE_AFTER: u32 = 10;
+    pub const MUTE_SECS: u64 = 60;
+    pub const JOIN_TIMEOUT_SECS: u64 = 30;
+    pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+    pub const MAX_CONNECTIONS: usize = 16_384;
+    pub const MAX_PER_IP: usize = 16;
+    pub const QUEUE: usize = 1024;
+    pub const WRITE_TIMEOUT_SECS: u64 = 10;
+    pub const PING_INTERVAL_SECS: u64 = 25;
+    pub const PING_TIMEOUT_SECS: u64 = 20;
+    pub const PRESENCE_MS: u64 = 40;
+    pub const HISTORY: usize = 50;
+    pub const HISTORY_PAGE_MAX: usize = 200;
+    pub const READ_BUFFER: usize = 4 * 1024;
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        use defaults::*;
+        ServerOptions {
+            db: HistoryLocation::Memory,
+            max_text_chars: MAX_TEXT,
+            max_frame_bytes: MAX_FRAME,
+            msg_rate: MSG_RATE,
+            msg_burst: MSG_BURST,
+            mute_after: MUTE_AFTER,
+            mute_for: Duration::from_secs(MUTE_SECS),
+            join_timeout: Duration::from_secs(JOIN_TIMEOUT_SECS),
+            handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
+            max_connections: MAX_CONNECTIONS,
+            max_per_ip: MAX_PER_IP,
+            limit_loopback: false,
+            outbound_queue: QUEUE,
+            write_timeout: Duration::from_secs(WRITE_TIMEOUT_SECS),
+            ping_interval: Some(Duration::from_secs(PING_INTERVAL_SECS)),
+            ping_timeout: Duration::from_secs(PING_TIMEOUT_SECS),
+            presence_window: Duration::from_millis(PRESENCE_MS),
+            history_on_join: HISTORY,
+            history_page_max: HISTORY_PAGE_MAX,
+            read_buffer_bytes: READ_BUFFER,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The chat-rule part of the options.
+    pub fn hub_config(&self) -> HubConfig {
+        HubConfig {
+            max_text_chars: self.max_text_chars,
+            flood: FloodPolicy {
+                rate: self.msg_rate.max(0.0),
+                burst: self.msg_burst,
+                mute_after: self.mute_after,
+                strike_window: Duration::from_secs(30),
+                mute_for: self.mute_for,
+            },
+            join_timeout: self.join_timeout,
+            presence_window: self.presence_window,
+            history_on_join: self.history_on_join,
+            history_page_max: self.history_page_max.max(1),
+        }
+    }
+}
+
+/// `clicom serve`: run a chat server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub bind: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = defaults::PORT)]
+    pub port: u16,
+    /// History database file, or `:memory:` [default: history.db in the data dir]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<String>,
+    /// Also write the session log as JSON lines to this file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub save: Option<PathBuf>,
+    /// Messages per second per connection (token bucket); 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = defaults::MSG_RATE)]
+    pub msg_rate: f64,
+    /// Messages a connection may send at once before the rate applies.
+    #[arg(long, value_name = "N", default_value_t = defaults::MSG_BURST)]
+    pub msg_burst: u32,
+    /// Refused messages (within 30 s) that earn a temporary mute; 0 never mutes.
+    #[arg(long, value_name = "N", default_value_t = defaults::MUTE_AFTER)]
+    pub mute_after: u32,
+    /// How long a mute lasts, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = defaults::MUTE_SECS)]
+    pub mute_secs: u64,
+    /// Longest message text, in characters.
+    #[arg(long, value_name = "CHARS", default_value_t = defaults::MAX_TEXT)]
+    pub max_text: usize,
+    /// Largest WebSocket frame, in bytes; larger frames close the connection with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = defaults::MAX_FRAME)]
+    pub max_frame: usize,
+    /// Most connections at once.
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Most connections at once from one address (loopback exempt unless --limit-loopback).
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_PER_IP)]
+    pub max_per_ip: usize,
+    /// Apply --max-per-ip to loopback connections too.
+    #[arg(long)]
+    pub limit_loopback: bool,
+    /// Seconds a client has to finish the WebSocket handshake.
+    #[arg(long, value_name = "SECS", default_value_t = defaults::HANDSHAKE_TIMEOUT_SECS)]
+    pub handshake_timeout: u64,
+    /// Seconds a client has to join after connecting.
+    #[arg(long, value_name = "SECS", default_value_t = defaults::JOIN_TIMEOUT_SECS)]
+    pub join_timeout: u64,
+    /// Ping a client after this many silent seconds; 0 turns pings off.
+    #[arg(long, value_name = "SECS", default_value_t = defaults::PING_INTERVAL_SECS)]
+    pub ping_interval: u64,
+    /// Drop a client that stays silent this many seconds after a ping.
+    #[arg(long, value_name = "SECS", default_value_t = defaults::PING_TIMEOUT_SECS)]
+    pub ping_timeout: u64,
+    /// Frames queued for one client before it counts as too slow and is disconnected.
+    #[arg(long, value_name = "FRAMES", default_value_t = defaults::QUEUE)]
+    pub queue: usize,
+    /// Messages of history sent after joining a room.
+    #[arg(long, value_name = "N", default_value_t = defaults::HISTORY)]
+    pub history: usize,
+    /// Milliseconds over which joins and leaves are gathered into one announcement.
+    #[arg(long, value_name = "MS", default_value_t = defaults::PRESENCE_MS)]
+    pub presence_ms: u64,
+}
+
+impl ServeArgs {
+    /// The options these flags describe; the history file defaults to the data dir.
+    pub fn options(&self) -> ServerOptions {
+        let db = match &self.db {
+            Some(db) => HistoryLocation::parse(db),
+            None => HistoryLocation::File(crate::paths::data_dir().join("history.db")),
+        };
+        let secs = Duration::from_secs;
+        ServerOptions {
+            db,
+            max_text_chars: self.max_text.max(1),
+            max_frame_bytes: self.max_frame.max(1024),
+            msg_rate: self.msg_rate.max(0.0),
+            msg_burst: self.msg_burst.max(1),
+            mute_after: self.mute_after,
+            mute_for: secs(self.mute_secs),
+            join_timeout: secs(self.join_timeout.max(1)),
+            handshake_timeout: secs(self.handshake_timeout.max(1)),
+            max_connections: self.max_connections.max(1),
+            max_per_ip: self.max_per_ip.max(1),
+            limit_loopback: self.limit_loopback,
+            outbound_queue: self.queue.max(1),
+            ping_interval: (self.ping_interval > 0).then(|| secs(self.ping_interval)),
+            ping_timeout: secs(self.ping_timeout.max(1)),
+            presence_window: Duration::from_millis(self.presence_ms),
+            history_on_join: self.history,
+            ..ServerOptions::default()
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+/// `clicom serve`: opens history, binds, prints `Clicom server listening on ws://ADDR/ws` on
+/// stdout, and serves until SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let opts = args.options();
+    let history = SqliteHistory::open(&opts.db)?;
+    let listener = bind(args.addr())?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, db = %opts.db, "Clicom server listening");
+    {
+        // stdout may be closed; the server does not need it.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "Clicom server listening on ws://{local}/ws");
+        let _ = out.flush();
+    }
+    run_with_history(listener, opts, Box::new(history), shutdown_signal()).await
+}
+
+/// A listener with address reuse (a restarted server gets its port back at once) and a
+/// backlog for join storms.
+pub fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .context("cannot create a socket")?;
+    socket
+        .set_reuseaddr(true)
+        .context("cannot set SO_REUSEADDR")?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    socket
+        .listen(4096)
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("interrupted"),
+        () = term => tracing::info!("terminated"),
+    }
+}
+
+/// Serves `listener` until `shutdown` resolves. Returns after a graceful shutdown: clients got
+/// a `system` line and close 1001, history is committed and closed.
+pub async fn run(
+    listener: TcpListener,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let history = SqliteHistory::open(&opts.db)?;
+    run_with_history(listener, opts, Box::new(history), shutdown).await
+}
+
+/// Commands the hub channel holds before connections wait for room.
+const HUB_QUEUE: usize = 4096;
+/// Frames written per socket flush at most.
+const WRITE_BATCH: usize = 64;
+/// How long a graceful shutdown waits for connections to finish their goodbyes.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// [`run`] with a history store of the caller's choosing.
+pub async fn run_with_history(
+    listener: TcpListener,
+    opts: ServerOptions,
+    history: Box<dyn History>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let hub = Hub::new(opts.hub_config(), history);
+    let stats = hub.stats();
+    let (hub_tx, hub_rx) = mpsc::channel(HUB_QUEUE);
+    let hub_task = tokio::spawn(hub::run(hub, hub_rx));
+    let table = ConnectionTable::new(AdmissionPolicy {
+        max_total: opts.max_connections,
+        max_per_ip: opts.max_per_ip,
+        limit_loopback: opts.limit_loopback,
+    });
+    let shared = Arc::new(http::Shared {
+        hub_tx: hub_tx.clone(),
+        stats,
+        table: Arc::clone(&table),
+        started: Instant::now(),
+        next_conn: AtomicU64::new(1),
+        connection: ConnectionConfig {
+            queue: opts.outbound_queue,
+            batch: WRITE_BATCH,
+            write_timeout: opts.write_timeout,
+            ping_interval: opts.ping_interval,
+            ping_timeout: opts.ping_timeout,
+            max_frame_bytes: opts.max_frame_bytes,
+        },
+        read_buffer_bytes: opts.read_buffer_bytes,
+        max_frame_bytes: opts.max_frame_bytes,
+        max_per_ip: opts.max_per_ip,
+    });
+    let router = http::router(Arc::clone(&shared));
+    drop(shared);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match table.admit(peer.ip()) {
+                    Some(slot) => http::spawn_connection(
+                        stream,
+                        peer,
+                        slot,
+                        router.clone(),
+                        opts.handshake_timeout,
+                        stop_rx.clone(),
+                    ),
+                    None => tracing::debug!(%peer, "connection dropped: over the connection limits"),
+                },
+                Err(e) => {
+                    // Out of file descriptors or similar: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    }
+                }
+            },
+        }
+    }
+
+    tracing::info!("shutting down");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = hub_tx.send(HubCmd::Shutdown).await;
+    drop(hub_tx);
+    drop(router);
+    if let Err(e) = hub_task.await {
+        tracing::error!(error = %e, "the hub task failed");
+    }
+    if !table.wait_empty(DRAIN_LIMIT).await {
+        tracing::warn!(
+            left = table.total(),
+            "some connections did not close in time"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

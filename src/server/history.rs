@@ -1,0 +1,377 @@
+//! Durable chat history behind a small trait, so the hub does not care where messages live.
+//! [`SqliteHistory`] keeps them in one SQLite file (WAL, `synchronous=NORMAL`): a committed batch
+//! survives a killed process. The hub commits a batch before it broadcasts it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use crate::protocol::{ChatMessage, DEFAULT_ROOM};
+
+/// Why history could not be read or written. The hub keeps chatting either way.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "history database {0} is in use by another Clicom server; stop it or pass another --db"
+    )]
+    Locked(PathBuf),
+    #[error("history database {path} was written by a newer Clicom (schema {found})")]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("cannot create the history directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("history database: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Where room messages are kept. Every message handed over has `room`, `id` and `ts` set.
+pub trait History: Send {
+    /// Stores a batch atomically: all of it or none of it.
+    fn append(&mut self, batch: &[ChatMessage]) -> Result<(), HistoryError>;
+    /// Up to `limit` messages of `room` with ids below `before` (all, if `None`), oldest first.
+    fn recent(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, HistoryError>;
+    /// The highest id stored for `room` (0 when it has none), so ids continue after a restart.
+    fn last_id(&mut self, room: &str) -> Result<u64, HistoryError>;
+}
+
+/// Where a server keeps its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryLocation {
+    /// Lost when the server stops; for tests and throwaway servers.
+    Memory,
+    File(PathBuf),
+}
+
+impl HistoryLocation {
+    /// `:memory:` means [`HistoryLocation::Memory`]; anything else is a file path.
+    pub fn parse(s: &str) -> HistoryLocation {
+        if s == ":memory:" {
+            HistoryLocation::Memory
+        } else {
+            HistoryLocation::File(PathBuf::from(s))
+        }
+    }
+}
+
+impl std::fmt::Display for HistoryLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistoryLocation::Memory => f.write_str(":memory:"),
+            HistoryLocation::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// History in SQLite. The file is locked for this process alone (`locking_mode=EXCLUSIVE`), so
+/// two servers cannot hand out the same message ids from one file.
+pub struct SqliteHistory {
+    conn: Connection,
+}
+
+impl SqliteHistory {
+    pub fn open(location: &HistoryLocation) -> Result<SqliteHistory, HistoryError> {
+        match location {
+            HistoryLocation::Memory => Self::open_in_memory(),
+            HistoryLocation::File(path) => Self::open_file(path),
+        }
+    }
+
+    pub fn open_in_memory() -> Result<SqliteHistory, HistoryError> {
+        let conn = Connection::open_in_memory()?;
+        let mut history = SqliteHistory { conn };
+        history.migrate(Path::new(":memory:"))?;
+        Ok(history)
+    }
+
+    /// Opens (creating if needed) the database file and its directory.
+    pub fn open_file(path: &Path) -> Result<SqliteHistory, HistoryError> {
+        let open_err = |source| HistoryError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Dir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_millis(500))
+            .map_err(open_err)?;
+        // EXCLUSIVE must be set before WAL so that no shared-memory file is used.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| locked_or(e, path, open_err))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "history database is not in WAL mode");
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        let mut history = SqliteHistory { conn };
+        history.migrate(path).map_err(|e| match e {
+            HistoryError::Sql(source) => locked_or(source, path, open_err),
+            other => other,
+        })?;
+        Ok(history)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<(), HistoryError> {
+        // An immediate transaction takes the write lock now, so a second server fails at start.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(HistoryError::TooNew {
+                path: path.to_owned(),
+                found: version,
+            });
+        }
+        if version < 1 {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS messages (
+                    room   TEXT    NOT NULL,
+                    id     INTEGER NOT NULL,
+                    ts     INTEGER NOT NULL,
+                    name   TEXT    NOT NULL,
+                    color  TEXT    NOT NULL,
+                    text   TEXT    NOT NULL,
+                    action INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (room, id)
+                ) WITHOUT ROWID;
+                PRAGMA user_version = 1;",
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn locked_or(
+    e: rusqlite::Error,
+    path: &Path,
+    otherwise: impl FnOnce(rusqlite::Error) -> HistoryError,
+) -> HistoryError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            HistoryError::Locked(path.to_owned())
+        }
+        _ => otherwise(e),
+    }
+}
+
+impl History for SqliteHistory {
+    fn append(&mut self, batch: &[ChatMessage]) -> Result<(), HistoryError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages (room, id, ts, name, color, text, action)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for m in batch {
+                insert.execute(params![
+                    m.room.as_deref().unwrap_or(DEFAULT_ROOM),
+                    to_sql_int(m.id.unwrap_or(0)),
+                    to_sql_int(m.ts.unwrap_or(0)),
+                    m.name,
+                    m.color,
+                    m.text,
+                    m.action,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn recent(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, HistoryError> {
+        let mut select = self.conn.prepare_cached(
+            "SELECT id, ts, name, color, text, action FROM messages
+             WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+        )?;
+        let before = before.map_or(i64::MAX, to_sql_int);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = select.query_map(params![room, before, limit], |row| {
+            Ok(ChatMessage {
+                id: Some(from_sql_int(row.get(0)?)),
+                ts: Some(from_sql_int(row.get(1)?)),
+                name: row.get(2)?,
+                color: row.get(3)?,
+                text: row.get(4)?,
+                action: row.get(5)?,
+                room: Some(room.to_owned()),
+            })
+        })?;
+        let mut messages = rows.collect::<Result<Vec<_>, _>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    fn last_id(&mut self, room: &str) -> Result<u64, HistoryError> {
+        let max: Option<i64> = self.conn.query_row(
+            "SELECT MAX(id) FROM messages WHERE room = ?1",
+            params![room],
+            |row| row.get(0),
+        )?;
+        Ok(max.map_or(0, from_sql_int))
+    }
+}
+
+fn to_sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn from_sql_int(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(room: &str, id: u64, text: &str) -> ChatMessage {
+        ChatMessage {
+            name: "Alice".into(),
+            color: "2".into(),
+            text: text.into(),
+            id: Some(id),
+            ts: Some(1_700_000_000_000 + id),
+            room: Some(room.into()),
+            action: id.is_multiple_of(2),
+        }
+    }
+
+    #[test]
+    fn messages_come_back_oldest_first_per_room() {
+        let mut h = SqliteHistory::open_in_memory().unwrap();
+        h.append(&[msg("main", 1, "a"), msg("main", 2, "b"), msg("dev", 1, "x")])
+            .unwrap();
+        h.append(&[msg("main", 3, "c")]).unwrap();
+        let main = h.recent("main", None, 10).unwrap();
+        assert_eq!(
+            main,
+            vec![
+                msg("main", 1, "a"),
+                msg("main", 2, "b"),
+                msg("main", 3, "c")
+            ]
+        );
+        assert_eq!(h.recent("dev", None, 10).unwrap(), vec![msg("dev", 1, "x")]);
+        assert_eq!(h.last_id("main").unwrap(), 3);
+        assert_eq!(h.last_id("nowhere").unwrap(), 0);
+    }
+
+    #[test]
+    fn paging_back_with_before_and_limit() {
+        let mut h = SqliteHistory::open_in_memory().unwrap();
+        let batch: Vec<_> = (1..=10).map(|i| msg("main", i, &i.to_string())).collect();
+        h.append(&batch).unwrap();
+        let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id.unwrap()).collect::<Vec<_>>();
+        assert_eq!(ids(h.recent("main", None, 3).unwrap()), [8, 9, 10]);
+        assert_eq!(ids(h.recent("main", Some(8), 3).unwrap()), [5, 6, 7]);
+        assert_eq!(ids(h.recent("main", Some(3), 5).unwrap()), [1, 2]);
+        assert!(h.recent("main", Some(1), 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_batch_stores_nothing() {
+        let mut h = SqliteHistory::open_in_memory().unwrap();
+        h.append(&[msg("main", 2, "first")]).unwrap();
+        // Id 2 again violates the primary key: the whole batch must roll back.
+        let err = h.append(&[msg("main", 1, "ok"), msg("main", 2, "dup")]);
+        assert!(err.is_err());
+        assert_eq!(
+            h.recent("main", None, 10).unwrap(),
+            vec![msg("main", 2, "first")]
+        );
+    }
+
+    #[test]
+    fn file_history_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("history.db");
+        {
+            let mut h = SqliteHistory::open_file(&path).unwrap();
+            h.append(&[msg("main", 1, "kept")]).unwrap();
+        }
+        let mut h = SqliteHistory::open_file(&path).unwrap();
+        assert_eq!(
+            h.recent("main", None, 5).unwrap(),
+            vec![msg("main", 1, "kept")]
+        );
+        assert_eq!(h.last_id("main").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_second_server_on_the_same_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let _first = SqliteHistory::open_file(&path).unwrap();
+        match SqliteHistory::open_file(&path) {
+            Err(HistoryError::Locked(p)) => assert_eq!(p, path),
+            Err(other) => panic!("expected Locked, got {other}"),
+            Ok(_) => panic!("a second open must fail"),
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+        let err = SqliteHistory::open_file(&path).err().expect("must fail");
+        assert!(err.to_string().contains("history.db"), "{err}");
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = SqliteHistory::open_file(&dir.path().join("h.db")).unwrap();
+        // Cap the file at its current size: the next pages cannot be allocated (SQLITE_FULL).
+        let pages: i64 = h
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        h.conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let big = "x".repeat(10_000);
+        let mut failed = false;
+        for id in 1..=50 {
+            if h.append(&[msg("main", id, &big)]).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "writes past max_page_count must fail");
+        assert!(h.last_id("main").is_ok(), "reads still work");
+    }
+}

@@ -1,0 +1,208 @@
+//! The HTTP face of the server: the axum routes (`/ws`, `/ws/<room>`, `/health`, `/`) and the
+//! per-TCP-connection hyper driver with its handshake timeout. WebSocket upgrades are
+//! configured here (small read buffer, frame limit) and handed to the connection task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tower::Service;
+
+use super::admission::{ConnectionTable, Slot};
+use super::connection::{self, ConnectionConfig};
+use super::hub::{HubCmd, HubStats, Peer};
+use crate::protocol::{ErrorCode, ServerMsg};
+use crate::text::validate_room;
+
+/// What every request handler can reach.
+pub(crate) struct Shared {
+    pub hub_tx: mpsc::Sender<HubCmd>,
+    pub stats: Arc<HubStats>,
+    pub table: Arc<ConnectionTable>,
+    pub started: Instant,
+    pub next_conn: AtomicU64,
+    pub connection: ConnectionConfig,
+    pub read_buffer_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub max_per_ip: usize,
+}
+
+/// Per-TCP-connection facts, attached to each of its requests.
+#[derive(Clone)]
+struct ConnMeta {
+    peer: SocketAddr,
+    /// Held by the WebSocket task after an upgrade, so the place stays taken.
+    slot: Arc<Slot>,
+}
+
+/// tungstenite writes to the socket once its buffer passes this; a batch is flushed anyway.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/ws", get(ws_default))
+        .route("/ws/{room}", get(ws_room))
+        .with_state(shared)
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "Clicom chat server {}\n\
+             WebSocket: /ws (or /ws/<room>), JSON text frames; see docs/PROTOCOL.md\n\
+             Health: /health\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let stats = &shared.stats;
+    let degraded = stats.history_degraded.load(Ordering::Relaxed);
+    axum::Json(serde_json::json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": shared.started.elapsed().as_secs(),
+        "connections": shared.table.total(),
+        "users": stats.users.load(Ordering::Relaxed),
+        "rooms": stats.rooms.load(Ordering::Relaxed),
+        "history": if degraded { "degraded" } else { "ok" },
+    }))
+}
+
+async fn ws_default(
+    ws: WebSocketUpgrade,
+    State(shared): State<Arc<Shared>>,
+    Extension(meta): Extension<ConnMeta>,
+) -> Response {
+    upgrade(ws, shared, meta, None)
+}
+
+async fn ws_room(
+    ws: WebSocketUpgrade,
+    Path(room): Path<String>,
+    State(shared): State<Arc<Shared>>,
+    Extension(meta): Extension<ConnMeta>,
+) -> Response {
+    match validate_room(&room) {
+        Ok(room) => upgrade(ws, shared, meta, Some(room)),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            format!("Invalid room name: {e}.\n"),
+        )
+            .into_response(),
+    }
+}
+
+fn upgrade(
+    ws: WebSocketUpgrade,
+    shared: Arc<Shared>,
+    meta: ConnMeta,
+    room: Option<String>,
+) -> Response {
+    let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    ws.read_buffer_size(shared.read_buffer_bytes)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_frame_size(shared.max_frame_bytes)
+        .max_message_size(shared.max_frame_bytes)
+        .on_failed_upgrade(move |e| tracing::debug!(conn, error = %e, "WebSocket upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            let ConnMeta { peer, slot } = meta;
+            if slot.is_refusal() {
+                refuse(socket, shared.max_per_ip).await;
+            } else {
+                let peer = Peer {
+                    ip: peer.ip(),
+                    room,
+                };
+                connection::run(
+                    socket,
+                    conn,
+                    peer,
+                    shared.hub_tx.clone(),
+                    &shared.connection,
+                )
+                .await;
+            }
+            drop(slot);
+        })
+}
+
+/// Tells a connection over its address's limit why it is closed, in words old clients show.
+async fn refuse(mut socket: WebSocket, limit: usize) {
+    use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+    use futures_util::SinkExt;
+    let text = format!("Too many connections from your address (the limit is {limit}).");
+    let frames = [
+        ServerMsg::error(ErrorCode::TooManyConnections, text.clone()),
+        ServerMsg::system(text),
+    ];
+    let goodbye = async {
+        for frame in frames {
+            socket
+                .feed(Message::Text(Utf8Bytes::from(frame.encode())))
+                .await?;
+        }
+        socket
+            .feed(Message::Close(Some(CloseFrame {
+                code: super::hub::close_code::POLICY,
+                reason: Utf8Bytes::from_static("too many connections"),
+            })))
+            .await?;
+        socket.flush().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+}
+
+/// Serves one accepted TCP connection: HTTP/1.1 until it upgrades to a WebSocket (which then
+/// lives in its own task) or the handshake time runs out.
+pub(crate) fn spawn_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+    router: Router,
+    handshake_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    tokio::spawn(async move {
+        let meta = ConnMeta {
+            peer,
+            slot: Arc::new(slot),
+        };
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(meta.clone());
+            router.clone().call(req)
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(handshake_timeout)
+            .max_buf_size(16 * 1024);
+        let http = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        tokio::select! {
+            served = tokio::time::timeout(handshake_timeout, http) => match served {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP connection error"),
+                Err(_) => tracing::debug!(%peer, "HTTP connection timed out"),
+            },
+            _ = stopping.wait_for(|stop| *stop) => {}
+        }
+    });
+}

@@ -1,0 +1,164 @@
+//! Starting, stopping and crashing: history across restarts (graceful and `kill -9`), graceful
+//! shutdown in-process and by signal, the `--save` session log, refusing a locked database.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use clicom::protocol::{ChatMessage, ClientMsg, ServerMsg};
+use clicom::server::{HistoryLocation, ServerOptions};
+use support::{WsClient, options, spawn_server_binary, start_server};
+
+async fn join_with_history(url: &str, name: &str) -> (WsClient, Vec<ChatMessage>) {
+    let mut client = WsClient::connect(url).await;
+    client
+        .send(&ClientMsg::Join {
+            name: name.into(),
+            color: None,
+            room: None,
+        })
+        .await;
+    let history = client
+        .recv_until("history", |m| match m {
+            ServerMsg::History { messages, .. } => Some(messages.clone()),
+            _ => None,
+        })
+        .await;
+    (client, history)
+}
+
+/// Sends each line and waits for its echo: once echoed, it was broadcast, hence committed.
+async fn say_all(client: &mut WsClient, lines: &[String]) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for line in lines {
+        client.say(line).await;
+        let echo = client
+            .recv_until("the echo", |m| match m {
+                ServerMsg::Message(m) if m.text == *line => Some(m.id.unwrap()),
+                _ => None,
+            })
+            .await;
+        ids.push(echo);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn history_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ServerOptions {
+        db: HistoryLocation::File(dir.path().join("history.db")),
+        ..options()
+    };
+    let server = start_server(opts.clone()).await;
+    let (mut alice, history) = join_with_history(&server.url, "Alice").await;
+    assert!(history.is_empty());
+    let lines: Vec<String> = (1..=5).map(|i| format!("before restart {i}")).collect();
+    assert_eq!(say_all(&mut alice, &lines).await, [1, 2, 3, 4, 5]);
+    server.stop().await.unwrap();
+    drop(alice);
+
+    let server = start_server(opts).await;
+    let (mut bob, history) = join_with_history(&server.url, "Bob").await;
+    let texts: Vec<_> = history.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(texts, lines);
+    assert_eq!(history[0].name, "Alice");
+    let ids = say_all(&mut bob, &["after restart".to_owned()]).await;
+    assert_eq!(ids, [6], "ids continue where they stopped");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn broadcast_messages_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let server = spawn_server_binary(&["--db", db_arg, "--msg-rate", "0"], data.path()).await;
+    let (mut alice, _) = join_with_history(&server.url, "Alice").await;
+    let lines: Vec<String> = (1..=20).map(|i| format!("durable {i}")).collect();
+    say_all(&mut alice, &lines).await;
+    server.kill9().await;
+    drop(alice);
+
+    let server = spawn_server_binary(&["--db", db_arg], data.path()).await;
+    let (_bob, history) = join_with_history(&server.url, "Bob").await;
+    let texts: Vec<_> = history.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(texts, lines, "every broadcast message is in the history");
+    server.kill9().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_says_goodbye_with_1001() {
+    let server = start_server(options()).await;
+    let mut alice = WsClient::join(&server.url, "Alice").await;
+    let mut bob = WsClient::join(&server.url, "Bob").await;
+    let mut lurker = WsClient::connect(&server.url).await;
+    alice.recv_system("Bob joined the chat. (2 online)").await;
+    let stopping = tokio::spawn(server.stop());
+    for client in [&mut alice, &mut bob, &mut lurker] {
+        client.recv_system("Server is shutting down.").await;
+        assert_eq!(client.expect_close().await, 1001);
+    }
+    stopping.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_shuts_the_binary_down_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("logs").join("session.jsonl");
+    let server = spawn_server_binary(
+        &["--db", ":memory:", "--save", log.to_str().unwrap()],
+        data.path(),
+    )
+    .await;
+    let mut alice = WsClient::join(&server.url, "Alice").await;
+    alice.say("hello log").await;
+    alice.recv_message().await;
+    server.signal("TERM");
+    alice.recv_system("Server is shutting down.").await;
+    assert_eq!(alice.expect_close().await, 1001);
+    let status = server.wait_exit().await;
+    assert!(status.success(), "{status}");
+
+    // The session log: one JSON object per line, with the join and the message in it.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let has = |msg: &str, field: &str, value: &str| {
+        events
+            .iter()
+            .any(|e| e["fields"]["message"] == msg && e["fields"][field] == value)
+    };
+    assert!(has("joined", "name", "Alice"), "{text}");
+    assert!(has("message", "preview", "hello log"), "{text}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["timestamp"].is_string() && e["level"].is_string())
+    );
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_refuses_to_start() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("history.db");
+    let first = spawn_server_binary(&["--db", db.to_str().unwrap()], data.path()).await;
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_clicom"))
+        .args(["serve", "--bind", "127.0.0.1", "--port", "0", "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "off")
+        .output();
+    let output = tokio::time::timeout(support::WAIT, second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("in use by another Clicom server"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no listening line");
+    first.kill9().await;
+}
