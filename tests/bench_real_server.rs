@@ -119,6 +119,7 @@ async fn storm_sees_every_client_back_after_the_real_server_restarts() {
         .unwrap();
     assert!(report.outage_seen);
     assert!(report.all_back, "{report:?}");
-    assert_eq!((report.lost, report.back), (10, 10));
-    assert!(report.attempts >= 10);
+    assert!(report.lost >= 1);
+    assert_eq!(report.back, report.lost);
+    assert!(report.attempts >= report.lost as u64);
 }

@@ -60,7 +60,7 @@ pub struct StormReport {
     pub lost: usize,
     /// Clients back and joined after losing it.
     pub back: usize,
-    /// Every client lost its connection and came back before the timeout.
+    /// The outage happened and every client was connected and joined again before the timeout.
     pub all_back: bool,
     /// The first client back (about when the server was reachable again).
     pub first_back_s: Option<f64>,
@@ -242,6 +242,74 @@ pub async fn run(opts: &StormOptions) -> Result<StormReport, BenchError> {
     outcome
 }
 
+/// What the events have told so far, per client.
+struct Tracker {
+    /// Connected and joined right now.
+    up: Vec<bool>,
+    up_count: usize,
+    /// Joined at least once.
+    ever: Vec<bool>,
+    ever_count: usize,
+    /// The first lost connection: the outage, from which all times count.
+    outage: Option<Instant>,
+    lost: Vec<bool>,
+    /// When a client that lost its connection was joined again (None while it is away).
+    back_at: Vec<Option<Instant>>,
+    attempts_at: Vec<Instant>,
+    per_client_attempts: Vec<u32>,
+}
+
+impl Tracker {
+    fn new(n: usize) -> Tracker {
+        Tracker {
+            up: vec![false; n],
+            up_count: 0,
+            ever: vec![false; n],
+            ever_count: 0,
+            outage: None,
+            lost: vec![false; n],
+            back_at: vec![None; n],
+            attempts_at: Vec::new(),
+            per_client_attempts: vec![0; n],
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Joined { client, at } => {
+                if !std::mem::replace(&mut self.up[client], true) {
+                    self.up_count += 1;
+                }
+                if !std::mem::replace(&mut self.ever[client], true) {
+                    self.ever_count += 1;
+                }
+                if self.lost[client] && self.back_at[client].is_none() {
+                    self.back_at[client] = Some(at);
+                }
+            }
+            Event::Lost { client, at } => {
+                if std::mem::replace(&mut self.up[client], false) {
+                    self.up_count -= 1;
+                }
+                self.outage.get_or_insert(at);
+                self.lost[client] = true;
+                self.back_at[client] = None;
+            }
+            Event::Attempt { client, at } => {
+                if self.outage.is_some() {
+                    self.attempts_at.push(at);
+                    self.per_client_attempts[client] += 1;
+                }
+            }
+        }
+    }
+
+    /// The outage happened and every client is connected and joined again.
+    fn all_back(&self) -> bool {
+        self.outage.is_some() && self.up_count == self.up.len()
+    }
+}
+
 async fn observe(
     opts: &StormOptions,
     n: usize,
@@ -249,29 +317,24 @@ async fn observe(
     events: &mut mpsc::UnboundedReceiver<Event>,
     progress: &super::Progress,
 ) -> Result<StormReport, BenchError> {
+    let mut tracker = Tracker::new(n);
     // Phase 1: everyone joins once.
     let bar = progress.bar(n as u64, "joining");
-    let mut joined = vec![false; n];
-    let mut joined_count = 0;
     let join_deadline = started + opts.common.join_timeout;
-    while joined_count < n {
+    while tracker.ever_count < n {
         let Ok(Some(event)) = tokio::time::timeout_at(join_deadline, events.recv()).await else {
             return Err(BenchError::Options(format!(
-                "only {joined_count} of {n} clients joined within {:?} (is the server up?)",
-                opts.common.join_timeout
+                "only {} of {n} clients joined within {:?} (is the server up?)",
+                tracker.ever_count, opts.common.join_timeout
             )));
         };
-        if let Event::Joined { client, .. } = event
-            && !std::mem::replace(&mut joined[client], true)
-        {
-            joined_count += 1;
-            bar.inc(1);
-        }
+        tracker.apply(event);
+        bar.set_position(tracker.ever_count as u64);
     }
     bar.finish_and_clear();
     let initial_join = started.elapsed();
 
-    // Phase 2: wait for the outage, then for everyone who lost the server to be back.
+    // Phase 2: wait for the outage, then for every client to be connected and joined again.
     let cpu_before = procstat::self_cpu();
     let wall_began = Instant::now();
     let deadline = Instant::now() + opts.timeout;
@@ -280,70 +343,34 @@ async fn observe(
         "all {n} joined: restart the server now (waiting up to {:?})",
         opts.timeout
     ));
-    let mut outage: Option<Instant> = None;
-    let mut lost = vec![false; n];
-    let mut back_at: Vec<Option<Instant>> = vec![None; n];
-    let mut attempts_at: Vec<Instant> = Vec::new();
-    let mut per_client_attempts = vec![0u32; n];
-    let mut back_count = 0;
-    while outage.is_none() || back_count < n {
+    while !tracker.all_back() {
         let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await else {
             break;
         };
-        match event {
-            Event::Lost { client, at } => {
-                if outage.is_none() {
-                    outage = Some(at);
-                    bar.set_message("reconnecting");
-                }
-                lost[client] = true;
-                if back_at[client].take().is_some() {
-                    back_count -= 1;
-                }
-            }
-            Event::Attempt { client, at } => {
-                if outage.is_some() {
-                    attempts_at.push(at);
-                    per_client_attempts[client] += 1;
-                }
-            }
-            Event::Joined { client, at } => {
-                if lost[client] && back_at[client].is_none() {
-                    back_at[client] = Some(at);
-                    back_count += 1;
-                    bar.inc(1);
-                }
-            }
+        tracker.apply(event);
+        if tracker.outage.is_some() {
+            bar.set_message("reconnecting");
+            bar.set_position(tracker.up_count as u64);
         }
     }
     bar.finish_and_clear();
     let wall = wall_began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, wall);
-    let mut report = summarise(
-        opts,
-        initial_join,
-        outage,
-        &lost,
-        &back_at,
-        &attempts_at,
-        generator,
-    );
-    report.max_attempts_per_client = per_client_attempts.into_iter().max().unwrap_or(0);
-    Ok(report)
+    Ok(summarise(opts, initial_join, &tracker, generator))
 }
 
 fn summarise(
     opts: &StormOptions,
     initial_join: Duration,
-    outage: Option<Instant>,
-    lost: &[bool],
-    back_at: &[Option<Instant>],
-    attempts_at: &[Instant],
+    tracker: &Tracker,
     generator: CpuUse,
 ) -> StormReport {
+    let outage = tracker.outage;
+    let all_back = tracker.all_back();
     let since = |at: Instant| outage.map(|o| at.saturating_duration_since(o));
-    let lost_count = lost.iter().filter(|l| **l).count();
-    let back: Vec<Duration> = back_at
+    let lost_count = tracker.lost.iter().filter(|l| **l).count();
+    let back: Vec<Duration> = tracker
+        .back_at
         .iter()
         .flatten()
         .filter_map(|&at| since(at))
@@ -352,7 +379,11 @@ fn summarise(
     for d in &back {
         back_hist.saturating_record(d.as_micros() as u64);
     }
-    let offsets: Vec<Duration> = attempts_at.iter().filter_map(|&at| since(at)).collect();
+    let offsets: Vec<Duration> = tracker
+        .attempts_at
+        .iter()
+        .filter_map(|&at| since(at))
+        .collect();
     let mut attempt_hist = latency_histogram();
     let mut per_second: Vec<u64> = Vec::new();
     for d in &offsets {
@@ -371,14 +402,19 @@ fn summarise(
         outage_seen: outage.is_some(),
         lost: lost_count,
         back: back.len(),
-        all_back: outage.is_some() && back.len() == opts.clients,
+        all_back,
         first_back_s: back.iter().min().map(Duration::as_secs_f64),
-        all_back_s: (back.len() == opts.clients)
+        all_back_s: all_back
             .then(|| back.iter().max().map(Duration::as_secs_f64))
             .flatten(),
         back_times: Percentiles::from_histogram(&back_hist),
         attempts: offsets.len() as u64,
-        max_attempts_per_client: 0,
+        max_attempts_per_client: tracker
+            .per_client_attempts
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0),
         attempt_times: Percentiles::from_histogram(&attempt_hist),
         peak_attempts_per_100ms: peak_in_window(&offsets, Duration::from_millis(100)),
         attempts_per_second: per_second,
@@ -404,6 +440,83 @@ fn peak_in_window(offsets: &[Duration], window: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn everyone_is_back_only_when_every_client_is_joined_after_the_outage() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut t = Tracker::new(3);
+        for client in 0..3 {
+            t.apply(Event::Joined { client, at: at(0) });
+        }
+        assert_eq!((t.ever_count, t.up_count), (3, 3));
+        assert!(!t.all_back(), "no outage yet");
+        t.apply(Event::Attempt {
+            client: 0,
+            at: at(5),
+        });
+        assert!(
+            t.attempts_at.is_empty(),
+            "attempts before the outage do not count"
+        );
+        t.apply(Event::Lost {
+            client: 0,
+            at: at(10),
+        });
+        t.apply(Event::Lost {
+            client: 1,
+            at: at(12),
+        });
+        assert_eq!(t.outage, Some(at(10)));
+        t.apply(Event::Attempt {
+            client: 0,
+            at: at(20),
+        });
+        t.apply(Event::Joined {
+            client: 0,
+            at: at(30),
+        });
+        assert!(!t.all_back());
+        // Client 1 comes back, then loses the server again: not back until it rejoins.
+        t.apply(Event::Joined {
+            client: 1,
+            at: at(40),
+        });
+        t.apply(Event::Lost {
+            client: 1,
+            at: at(50),
+        });
+        assert!(!t.all_back());
+        t.apply(Event::Attempt {
+            client: 1,
+            at: at(60),
+        });
+        t.apply(Event::Attempt {
+            client: 1,
+            at: at(70),
+        });
+        t.apply(Event::Joined {
+            client: 1,
+            at: at(80),
+        });
+        assert!(t.all_back(), "client 2 never lost its connection");
+        assert_eq!(t.back_at, vec![Some(at(30)), Some(at(80)), None]);
+        assert_eq!(t.per_client_attempts, vec![1, 2, 0]);
+
+        let report = summarise(
+            &StormOptions::new("ws://127.0.0.1:1/ws", 3),
+            Duration::ZERO,
+            &t,
+            CpuUse::default(),
+        );
+        assert!(report.all_back);
+        assert_eq!((report.lost, report.back), (2, 2));
+        assert_eq!(report.attempts, 3);
+        assert_eq!(report.max_attempts_per_client, 2);
+        assert_eq!(report.all_back_s, Some(0.07));
+        assert_eq!(report.first_back_s, Some(0.02));
+        assert_eq!(report.attempts_per_second, vec![3]);
+    }
 
     #[test]
     fn peak_window_counts_the_densest_stretch() {
