@@ -152,3 +152,41 @@ pub fn masked(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
         .map(|(i, b)| b ^ mask[i % 4])
         .collect()
 }
+
+/// A raw TCP connection upgraded to a WebSocket by hand (no WebSocket library on this side),
+/// so the test controls every byte, including the ones it never sends.
+pub async fn raw_websocket(addr: SocketAddr, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Read the response byte by byte so no frame after it is swallowed.
+    let mut head = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                stream.read(&mut byte).await.unwrap(),
+                1,
+                "the server hung up"
+            );
+            head.push(byte[0]);
+        }
+    })
+    .await
+    .expect("the handshake answer in time");
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+/// A whole masked text frame.
+pub fn text_frame(text: &str) -> Vec<u8> {
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = frame_header(0x1, text.len() as u64, mask);
+    frame.extend(masked(text.as_bytes(), mask));
+    frame
+}
