@@ -32,6 +32,8 @@ enum Command {
     Serve(clicom::server::ServeArgs),
     /// Start a server and chat on it, in one process (others can join it).
     Host(clicom::host::HostArgs),
+    /// Measure a Clicom server under load (fan-out, idle connections, reconnect storms).
+    Bench(clicom::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Host(args)) => host(args),
+        Some(Command::Bench(args)) => return clicom::bench::main(args),
         None => client(cli.client),
     };
     match result {
