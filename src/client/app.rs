@@ -930,12 +930,16 @@ impl App {
             Command::Me(text) => self.send_chat(OutgoingKind::Me, text, fx),
             Command::Stats => {
                 let s = &self.stats;
-                let text = format!(
+                let mut text = format!(
                     "Messages sent: {} · received: {} · users met: {}",
                     s.sent,
                     s.received,
                     s.users_met.len()
                 );
+                // Only those who found the game see its record.
+                if s.snake_high_score > 0 {
+                    text.push_str(&format!(" · snake best: {}", s.snake_high_score));
+                }
                 self.info(text);
                 fx.push(Effect::SaveStats(self.stats.clone()));
                 self.stats_dirty = false;

@@ -334,8 +334,17 @@ fn the_high_score_is_kept_in_the_stats_and_saved_at_game_over() {
         })
         .collect();
     assert_eq!(saved, [1], "saved once, when the game ended");
+    // `/stats` shows it to whoever found the game.
+    key(&mut app, KeyCode::Char('q'));
+    type_line(&mut app, "/stats");
+    assert!(
+        entry_texts(&app)
+            .last()
+            .unwrap()
+            .ends_with("· snake best: 1")
+    );
     // A new game starts from that best.
-    key(&mut app, KeyCode::Enter);
+    type_line(&mut app, "/snake");
     assert_eq!(game(&app).phase(), Phase::Ready);
     assert_eq!((game(&app).score(), game(&app).high_score()), (0, 1));
     // And a worse game leaves it alone.
