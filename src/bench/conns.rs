@@ -116,6 +116,8 @@ impl ConnsReport {
 /// Reads (and so answers pings) until told to stop; returns (frames, closed by server).
 async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option<Ws>) {
     let mut frames = 0;
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
@@ -123,7 +125,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return (frames, true, None),
                 Some(Ok(_)) => {}
             },
-            _ = stop.changed() => return (frames, false, Some(ws)),
+            _ = &mut stopped => return (frames, false, Some(ws)),
         }
     }
 }

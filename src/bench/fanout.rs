@@ -310,6 +310,10 @@ async fn receive(
         tracks: vec![SenderTrack::default(); shared.senders],
         ..Tally::default()
     };
+    // One pinned wait for the stop signal, not a fresh one per frame: registering a waiter on
+    // the shared channel for every frame would make all receivers contend on its lock.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             frame = stream.next() => match frame {
@@ -320,7 +324,7 @@ async fn receive(
                 }
                 Some(Ok(_)) => {}
             },
-            _ = stop.changed() => break,
+            _ = &mut stopped => break,
         }
     }
     tally
