@@ -411,6 +411,9 @@ async fn json_summary_is_one_line_with_the_documented_fields() {
     assert!(v["generator"]["cpu_s"].is_number());
     assert!(v["generator"]["core_pct"].is_number());
     assert!(v["server"].is_null(), "no --server-pid, no server figures");
+    assert!(v["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(v["machine"]["load_before"].is_number());
+    assert!(v["machine"]["load_after"].is_number());
     assert_eq!(v["received"], v["expected"]);
     assert!(report.human().contains("lost 0"));
 }

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::conn::Ws;
 use super::crowd::{self, client_name};
 use super::procstat::{self, ProcSample};
-use super::{BenchError, Common, CpuUse, Percentiles, parse_duration};
+use super::{BenchError, Common, CpuUse, Machine, Percentiles, parse_duration};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnsOptions {
@@ -59,6 +59,8 @@ pub struct ConnsReport {
     pub frames_during_hold: u64,
     /// This process's CPU over the hold.
     pub generator: CpuUse,
+    /// Cores and load average before/after: how busy the machine was.
+    pub machine: Machine,
     /// The server's cost, with --server-pid.
     pub server: Option<ServerCost>,
 }
@@ -109,6 +111,8 @@ impl ConnsReport {
             "  generator:  CPU over the hold {:.2} s ({:.2}% of a core)",
             self.generator.cpu_s, self.generator.core_pct
         );
+        s += "\n";
+        s += &self.machine.human();
         s
     }
 }
@@ -133,6 +137,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option
 /// Runs the conns bench.
 pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
     let target = opts.common.prepare(opts.clients).await?;
+    let machine = Machine::observe();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let names: Vec<String> = (0..opts.clients).map(|i| client_name(nonce, i)).collect();
@@ -191,6 +196,7 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
         dropped,
         frames_during_hold: frames,
         generator,
+        machine: machine.finish(),
         server: server_cost(
             opts.server_pid,
             opts.clients,

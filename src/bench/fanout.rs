@@ -19,7 +19,7 @@ use super::conn::Ws;
 use super::crowd::{self, client_name};
 use super::procstat::{self, ProcSample};
 use super::wire::{self, Probe, ProbeCodec};
-use super::{BenchError, Common, CpuUse, Percentiles, latency_histogram, parse_duration};
+use super::{BenchError, Common, CpuUse, Machine, Percentiles, latency_histogram, parse_duration};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct FanoutOptions {
@@ -130,6 +130,8 @@ pub struct FanoutReport {
     pub disconnected: u64,
     /// This process's CPU over the measured phase (send + drain).
     pub generator: CpuUse,
+    /// Cores and load average before/after: how busy the machine was.
+    pub machine: Machine,
     /// The server's RSS and CPU over the measured phase, with --server-pid.
     pub server: Option<ServerUse>,
 }
@@ -198,6 +200,8 @@ impl FanoutReport {
             "  generator:  CPU {:.2} s ({:.0}% of a core) — shares the machine with the server",
             self.generator.cpu_s, self.generator.core_pct
         );
+        s += "\n";
+        s += &self.machine.human();
         s
     }
 }
@@ -398,6 +402,7 @@ async fn send(
 pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     opts.check()?;
     let target = opts.common.prepare(opts.clients).await?;
+    let machine = Machine::observe();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let names: Vec<String> = (0..opts.clients).map(|i| client_name(nonce, i)).collect();
@@ -568,6 +573,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         first_server_error: total.first_error,
         disconnected,
         generator,
+        machine: machine.finish(),
         server: server_use(opts.server_pid, server_before, server_after, measured_wall),
     })
 }
