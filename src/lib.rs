@@ -7,11 +7,14 @@
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 //! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
-//! - [`client`]: the terminal client; `client::net` owns the WebSocket and reconnects.
+//! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
+//!   owns the WebSocket and reconnects.
+//! - [`host`]: server and client in one process (`clicom host`).
 
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod host;
 pub mod paths;
 pub mod protocol;
 pub mod server;
