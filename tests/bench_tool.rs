@@ -30,7 +30,12 @@ struct Faults {
     swallow_messages: bool,
     /// Refuse every n-th message with `error {code: rate_limited}` to its sender.
     rate_limit_every: Option<u64>,
+    /// At the first chat message, close the connection of the client whose name ends so.
+    kick_suffix: Option<&'static str>,
 }
+
+/// Tells a connection's writer to send a close frame and stop.
+const KICK: &str = "\u{0}kick";
 
 #[derive(Default)]
 struct Hub {
@@ -124,6 +129,10 @@ async fn serve(
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
+            if text == KICK {
+                let _ = sink.close().await;
+                break;
+            }
             if sink.send(Message::text(text)).await.is_err() {
                 break;
             }
@@ -180,6 +189,13 @@ async fn serve(
             }
             Some("message") => {
                 hub.messages.fetch_add(1, Ordering::SeqCst);
+                if let Some(suffix) = faults.kick_suffix {
+                    let mut peers = hub.peers.lock().unwrap();
+                    if let Some(at) = peers.iter().position(|p| p.1.ends_with(suffix)) {
+                        let _ = peers[at].2.send(KICK.to_string());
+                        peers.remove(at);
+                    }
+                }
                 let frame = serde_json::json!({
                     "type": "message",
                     "name": name.as_deref().unwrap_or("?"),
@@ -332,6 +348,31 @@ async fn refused_messages_are_counted_as_server_errors_and_loss() {
             .contains("rate_limited")
     );
     assert!(report.human().contains("--msg-rate 0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_are_left_out_of_expected_and_their_disconnects_counted() {
+    let server = MiniServer::start(Faults {
+        kick_suffix: Some("-4"),
+        ..Faults::default()
+    })
+    .await;
+    // Clients 3 and 4 stop reading; the server closes client 4's connection.
+    let mut opts = small_fanout(&server.url, 5);
+    opts.stall = 2;
+    let report = bench::fanout::run(&opts).await.unwrap();
+    assert!(report.sent > 0);
+    assert_eq!(report.expected, report.sent * 3);
+    assert_eq!(report.received, report.expected);
+    assert_eq!((report.lost, report.disconnected), (0, 0));
+    assert_eq!((report.stalled, report.stalled_disconnected), (2, 1));
+    assert!(report.human().contains("disconnected 1 of them"));
+
+    let mut opts = small_fanout(&server.url, 3);
+    opts.senders = 2;
+    opts.stall = 2;
+    let err = bench::fanout::run(&opts).await.unwrap_err();
+    assert!(err.to_string().contains("--stall"), "{err}");
 }
 
 #[tokio::test]

@@ -52,6 +52,10 @@ pub struct FanoutOptions {
     /// Also report this server process's RSS and CPU over the measured phase.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// This many clients (the last ones) stop reading once joined: slow consumers. They are not
+    /// counted in `expected`; the report says how many of them the server disconnected.
+    #[arg(long, default_value_t = 0)]
+    pub stall: usize,
 }
 
 impl FanoutOptions {
@@ -68,6 +72,7 @@ impl FanoutOptions {
             drain: Duration::from_secs(10),
             quiet: Duration::from_secs(2),
             server_pid: None,
+            stall: 0,
         }
     }
 
@@ -75,6 +80,9 @@ impl FanoutOptions {
         let bad = |m: &str| Err(BenchError::Options(m.into()));
         if self.senders == 0 || self.senders > self.clients {
             return bad("--senders must be between 1 and --clients");
+        }
+        if self.senders + self.stall > self.clients {
+            return bad("--senders plus --stall must not exceed --clients");
         }
         if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000_000.0) {
             return bad("--rate must be a number of messages per second above 0");
@@ -110,7 +118,8 @@ pub struct FanoutReport {
     pub sent: u64,
     /// Messages per second the senders achieved.
     pub send_rate: f64,
-    /// sent × clients: every client, the sender included, should get every message.
+    /// sent × reading clients: every client that reads, the sender included, should get every
+    /// message.
     pub expected: u64,
     /// Distinct measured messages received, summed over clients.
     pub received: u64,
@@ -126,8 +135,11 @@ pub struct FanoutReport {
     /// `error` frames received during the run (e.g. rate_limited), and the first one.
     pub server_errors: u64,
     pub first_server_error: Option<String>,
-    /// Clients whose connection closed during the run.
+    /// Reading clients whose connection closed during the run.
     pub disconnected: u64,
+    /// Clients that stopped reading (--stall), and how many of them the server disconnected.
+    pub stalled: usize,
+    pub stalled_disconnected: u64,
     /// This process's CPU over the measured phase (send + drain).
     pub generator: CpuUse,
     /// Cores and load average before/after: how busy the machine was.
@@ -168,6 +180,12 @@ impl FanoutReport {
             self.reordered
         );
         s += &format!("  latency:    {}\n", self.latency.human());
+        if self.stalled > 0 {
+            s += &format!(
+                "  stalled:    {} client(s) stopped reading; the server disconnected {} of them\n",
+                self.stalled, self.stalled_disconnected
+            );
+        }
         if self.server_errors > 0 || self.disconnected > 0 {
             s += &format!(
                 "  problems:   {} server error frame(s){}, {} client(s) disconnected\n",
@@ -429,9 +447,15 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receivers = Vec::with_capacity(opts.clients);
     let mut sinks = Vec::with_capacity(opts.clients);
+    let mut stalled = Vec::with_capacity(opts.stall);
+    let readers = opts.clients - opts.stall;
     for (i, ws) in crowd.clients.into_iter().enumerate() {
         let (sink, stream) = ws.split();
         sinks.push(sink);
+        if i >= readers {
+            stalled.push(stream);
+            continue;
+        }
         receivers.push(tokio::spawn(receive(
             stream,
             Arc::clone(&shared),
@@ -504,7 +528,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let sent = shared.sent.load(Ordering::Relaxed);
     let send_elapsed = measure_began.elapsed();
 
-    let expected = sent * opts.clients as u64;
+    let expected = sent * readers as u64;
     let drain_deadline = Instant::now() + opts.drain;
     let (mut seen, mut last_change) = (shared.received(), Instant::now());
     while seen < expected && Instant::now() < drain_deadline && last_change.elapsed() < opts.quiet {
@@ -538,6 +562,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         // Same bounds, so adding cannot fail.
         let _ = latency.add(&shared.shard(i).latency);
     }
+    let stalled_disconnected = count_closed(stalled).await;
     sender_sinks.append(&mut idle_sinks);
     close_all(sender_sinks).await;
 
@@ -572,6 +597,8 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         server_errors: total.errors,
         first_server_error: total.first_error,
         disconnected,
+        stalled: opts.stall,
+        stalled_disconnected,
         generator,
         machine: machine.finish(),
         server: server_use(opts.server_pid, server_before, server_after, measured_wall),
@@ -591,6 +618,30 @@ fn server_use(
         rss_kib_after: after.rss_kib,
         cpu: CpuUse::between(after.cpu.saturating_sub(before.cpu), wall),
     })
+}
+
+/// Reads what the stalled clients left unread, to see which connections the server ended
+/// (its close frame, or the end of the stream, comes after the queued frames). Bounded in time:
+/// a connection still open when time runs out counts as not disconnected.
+async fn count_closed(stalled: Vec<SplitStream<Ws>>) -> u64 {
+    let readers = stalled.into_iter().map(|mut stream| async move {
+        let ended = async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return true,
+                    Some(Ok(_)) => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .unwrap_or(false)
+    });
+    futures_util::future::join_all(readers)
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count() as u64
 }
 
 /// Sends a close frame on every connection, a bounded time in all.
