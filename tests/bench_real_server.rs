@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 async fn fanout_through_the_real_server_loses_nothing() {
     let server = start_server(options()).await;
     let mut opts = FanoutOptions::new(&server.url, 20);
+    opts.common.room = Some("lab".into());
     opts.senders = 2;
     opts.rate = 100.0;
     opts.duration = Duration::from_millis(500);

@@ -440,6 +440,8 @@ async fn json_summary_is_one_line_with_the_documented_fields() {
         "deliveries_per_s",
         "server_errors",
         "disconnected",
+        "stalled",
+        "stalled_disconnected",
     ] {
         assert!(v.get(field).is_some(), "missing {field} in {line}");
     }
