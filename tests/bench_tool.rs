@@ -32,6 +32,8 @@ struct Faults {
     rate_limit_every: Option<u64>,
     /// At the first chat message, close the connection of the client whose name ends so.
     kick_suffix: Option<&'static str>,
+    /// Never confirm a join.
+    silent_join: bool,
 }
 
 /// Tells a connection's writer to send a close frame and stop.
@@ -145,6 +147,7 @@ async fn serve(
         let Message::Text(text) = frame else { continue };
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         match v["type"].as_str() {
+            Some("join") if faults.silent_join => {}
             Some("join") => {
                 let n = v["name"].as_str().unwrap().to_string();
                 name = Some(n.clone());
@@ -373,6 +376,27 @@ async fn stalled_clients_are_left_out_of_expected_and_their_disconnects_counted(
     opts.stall = 2;
     let err = bench::fanout::run(&opts).await.unwrap_err();
     assert!(err.to_string().contains("--stall"), "{err}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_confirms_joins_fails_the_run_in_bounded_time() {
+    let server = MiniServer::start(Faults {
+        silent_join: true,
+        ..Faults::default()
+    })
+    .await;
+    let mut opts = ConnsOptions::new(&server.url, 3);
+    opts.common.join_timeout = Duration::from_millis(500);
+    let err = tokio::time::timeout(Duration::from_secs(30), bench::conns::run(&opts))
+        .await
+        .expect("bounded by --join-timeout")
+        .unwrap_err();
+    let BenchError::JoinFailed { joined, error, .. } = &err else {
+        panic!("expected a join failure, got {err}");
+    };
+    assert_eq!(*joined, 0);
+    assert!(matches!(error, ClientError::Timeout(_)), "{error}");
+    assert!(err.to_string().contains("--join-timeout"), "{err}");
 }
 
 #[tokio::test]
