@@ -35,6 +35,20 @@ async fn fanout_through_the_real_server_loses_nothing() {
     server.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_wrong_path_is_reported_as_the_http_status() {
+    let server = start_server(options()).await;
+    let url = format!("ws://{}/no-such-path", server.addr);
+    let err = bench::conns::run(&ConnsOptions::new(url, 2))
+        .await
+        .unwrap_err();
+    let bench::BenchError::JoinFailed { error, .. } = &err else {
+        panic!("expected a join failure, got {err}");
+    };
+    assert!(matches!(error, bench::ClientError::Handshake(_)), "{error}");
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_real_server_shows_up_as_server_errors_and_loss() {
     let server = start_server(ServerOptions {
