@@ -138,6 +138,10 @@ pub enum Mode {
 const HISTORY_WAIT: Duration = Duration::from_millis(1500);
 /// Colours remembered for the sidebar at most (then forgotten and relearned).
 const MAX_USER_COLORS: usize = 10_000;
+/// How long to wait before joining again when the server still holds our previous connection,
+/// and how many times to try (the server drops a dead connection within a minute).
+const JOIN_RETRY: Duration = Duration::from_secs(5);
+const MAX_JOIN_RETRIES: u32 = 15;
 /// Message ids remembered for de-duplication at least (history replays are far shorter).
 const MIN_SEEN: usize = 1000;
 /// Rows the mouse wheel scrolls.
@@ -195,6 +199,13 @@ pub struct App {
     seen_order: std::collections::VecDeque<(String, u64)>,
     /// Set after a (re)join or room switch until the history arrives (or the wait ends).
     awaiting_history: Option<Instant>,
+    /// `name_key` of the name the server last welcomed us under, to recognise our own ghost:
+    /// after a drop the server may still hold the old connection for a while.
+    joined_as: Option<String>,
+    /// When to try joining again after the server said our own name was taken, and how often
+    /// we did.
+    retry_join_at: Option<Instant>,
+    join_retries: u32,
     /// A `/nick` or `/color` asked of the server, saved once its welcome confirms it.
     requested_name: Option<String>,
     requested_color: Option<String>,
@@ -263,6 +274,9 @@ impl App {
             seen: HashMap::new(),
             seen_order: std::collections::VecDeque::new(),
             awaiting_history: None,
+            joined_as: None,
+            retry_join_at: None,
+            join_retries: 0,
             requested_name: None,
             requested_color: None,
             announced_down: false,
@@ -371,6 +385,9 @@ impl App {
         }
         if let Some(since) = self.awaiting_history {
             consider(since + HISTORY_WAIT);
+        }
+        if let Some(at) = self.retry_join_at {
+            consider(at);
         }
         next
     }
@@ -1041,6 +1058,14 @@ impl App {
 
     fn on_tick(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         self.now = now;
+        if let Some(at) = self.retry_join_at
+            && now >= at
+        {
+            self.retry_join_at = None;
+            if matches!(self.conn, ConnState::Connected { joined: false }) {
+                self.rejoin(fx);
+            }
+        }
         if let Some(since) = self.awaiting_history
             && now >= since + HISTORY_WAIT
         {
@@ -1075,6 +1100,7 @@ impl App {
                 ..
             } => {
                 let was_up = matches!(self.conn, ConnState::Connected { .. });
+                self.retry_join_at = None;
                 self.outbox.requeue_in_flight();
                 self.awaiting_history = None;
                 let reason = sanitize_line(&reason).into_owned();
@@ -1193,6 +1219,9 @@ impl App {
             self.separator(format!("#{room}"));
         }
         self.max_text = w.max_text;
+        self.joined_as = Some(name_key(&self.name));
+        self.join_retries = 0;
+        self.retry_join_at = None;
         if first || room_changed {
             self.conn = ConnState::Connected { joined: true };
             self.awaiting_history = Some(self.now_instant());
@@ -1365,6 +1394,22 @@ impl App {
                     }
                     None => self.error(text),
                 }
+            }
+            ErrorCode::NameTaken
+                if matches!(self.conn, ConnState::Connected { joined: false })
+                    && self.joined_as.as_deref() == Some(name_key(&self.name).as_str())
+                    && self.join_retries < MAX_JOIN_RETRIES =>
+            {
+                // Most likely our own connection from before the drop, not yet noticed gone
+                // by the server: try again shortly instead of asking for another name.
+                self.join_refused();
+                self.join_retries += 1;
+                let at = self.now_instant() + JOIN_RETRY;
+                self.retry_join_at = Some(at);
+                self.info(format!(
+                    "The server still holds your previous connection; joining again in {}s (or choose another name with /nick NAME).",
+                    JOIN_RETRY.as_secs()
+                ));
             }
             ErrorCode::NameTaken | ErrorCode::InvalidName => {
                 self.requested_name = None;

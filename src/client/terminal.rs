@@ -17,6 +17,10 @@ use ratatui::crossterm::{cursor, execute};
 
 pub type Backend = CrosstermBackend<Stdout>;
 
+/// xterm window operations 22/23: push and pop the title; terminals without them ignore them.
+const PUSH_TITLE: &[u8] = b"\x1b[22;0t";
+const POP_TITLE: &[u8] = b"\x1b[23;0t";
+
 /// Whether the terminal is in our mode, so restoring twice (guard drop after the panic hook)
 /// writes nothing the second time.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -37,6 +41,8 @@ impl Tui {
         ACTIVE.store(true, Ordering::SeqCst);
         let mut out = io::stdout();
         let setup = (|| {
+            // Save the window title (xterm's title stack) so that ours goes away with us.
+            out.write_all(PUSH_TITLE)?;
             execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
             if mouse {
                 execute!(out, EnableMouseCapture)?;
@@ -101,6 +107,7 @@ pub fn restore() {
         LeaveAlternateScreen,
         cursor::Show
     );
+    let _ = out.write_all(POP_TITLE);
     let _ = ct::disable_raw_mode();
     let _ = out.flush();
 }

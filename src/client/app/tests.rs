@@ -901,3 +901,36 @@ fn a_command_line_name_the_server_normalises_is_not_saved() {
     assert!(!fx.iter().any(|e| matches!(e, Effect::SaveSetting(_))));
     assert_eq!(app.name, "Alice");
 }
+
+#[test]
+fn our_own_ghost_holding_the_name_is_waited_out() {
+    let mut app = joined((80, 24));
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "reset".into(),
+            retry_at: Some(Instant::now()),
+            attempt: 1,
+        },
+    );
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::NameTaken, "The name alice is taken."),
+    );
+    let at = app.next_deadline().unwrap();
+    let fx = app.update(Msg::Tick(at));
+    assert!(
+        sent(&fx)
+            .iter()
+            .any(|m| matches!(m, ClientMsg::Join { name, .. } if name == "alice")),
+        "joins again by itself"
+    );
+    assert!(
+        !entry_texts(&app)
+            .iter()
+            .any(|t| t.contains("choose another with")),
+        "no error while it is our own ghost"
+    );
+}

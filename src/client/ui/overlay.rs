@@ -13,7 +13,8 @@ const BOX: Style = Style::new().fg(Color::White).bg(Color::Indexed(235));
 /// The paste guard: what was pasted, and the choices (one message, N lines, edit, cancel).
 pub fn paste_preview(lines: &[String], pane: Rect, buf: &mut Buffer) {
     let width = pane.width.saturating_sub(4).clamp(10, 72);
-    let height = pane.height.clamp(3, 14);
+    // Borders, the lines (ten at most), a blank row and the choices.
+    let height = (lines.len().min(10) as u16 + 4).min(pane.height).max(3);
     let area = Rect::new(
         pane.x + (pane.width.saturating_sub(width)) / 2,
         pane.y + (pane.height.saturating_sub(height)) / 2,
