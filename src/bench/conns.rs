@@ -55,12 +55,15 @@ pub struct ConnsReport {
     pub join: Percentiles,
     /// Connections the server closed during the hold (keepalive failures, limits).
     pub dropped: u64,
-    /// Text frames received during the hold (presence updates, pings are not counted).
+    /// Text frames received from the end of the join to the end of the hold (presence
+    /// updates; pings are not counted).
     pub frames_during_hold: u64,
     /// This process's CPU over the hold.
     pub generator: CpuUse,
     /// Cores and load average before/after: how busy the machine was.
     pub machine: Machine,
+    /// Anything that makes the figures incomplete (e.g. the server process ended mid-run).
+    pub warnings: Vec<String>,
     /// The server's cost, with --server-pid.
     pub server: Option<ServerCost>,
 }
@@ -113,6 +116,9 @@ impl ConnsReport {
         );
         s += "\n";
         s += &self.machine.human();
+        for warning in &self.warnings {
+            s += &format!("\n  warning:    {warning}");
+        }
         s
     }
 }
@@ -155,7 +161,8 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
         .collect();
     // Let the join's presence traffic settle before the joined sample.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let server_joined = opts.server_pid.map(procstat::sample).transpose()?;
+    let mut warnings = Vec::new();
+    let server_joined = procstat::sample_noted(opts.server_pid, &mut warnings);
     let cpu_before = procstat::self_cpu();
     let began = Instant::now();
 
@@ -168,7 +175,7 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
     bar.finish_and_clear();
     let wall = began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, wall);
-    let server_after = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_after = procstat::sample_noted(opts.server_pid, &mut warnings);
 
     let _ = stop_tx.send(true);
     let mut frames = 0;
@@ -197,6 +204,7 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
         frames_during_hold: frames,
         generator,
         machine: machine.finish(),
+        warnings,
         server: server_cost(
             opts.server_pid,
             opts.clients,

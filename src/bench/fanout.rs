@@ -144,6 +144,8 @@ pub struct FanoutReport {
     pub generator: CpuUse,
     /// Cores and load average before/after: how busy the machine was.
     pub machine: Machine,
+    /// Anything that makes the figures incomplete (e.g. the server process ended mid-run).
+    pub warnings: Vec<String>,
     /// The server's RSS and CPU over the measured phase, with --server-pid.
     pub server: Option<ServerUse>,
 }
@@ -220,6 +222,9 @@ impl FanoutReport {
         );
         s += "\n";
         s += &self.machine.human();
+        for warning in &self.warnings {
+            s += &format!("\n  warning:    {warning}");
+        }
         s
     }
 }
@@ -421,6 +426,10 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     opts.check()?;
     let target = opts.common.prepare(opts.clients).await?;
     let machine = Machine::observe();
+    if let Some(pid) = opts.server_pid {
+        procstat::sample(pid)?;
+    }
+    let mut warnings = Vec::new();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let names: Vec<String> = (0..opts.clients).map(|i| client_name(nonce, i)).collect();
@@ -495,7 +504,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     }
 
     tokio::time::sleep_until(measure_start).await;
-    let server_before = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_before = procstat::sample_noted(opts.server_pid, &mut warnings);
     let cpu_before = procstat::self_cpu();
     let measure_began = Instant::now();
     let first_send_us = shared.now_us();
@@ -540,7 +549,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     }
     let measured_wall = measure_began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, measured_wall);
-    let server_after = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_after = procstat::sample_noted(opts.server_pid, &mut warnings);
 
     let _ = stop_tx.send(true);
     let mut total = Tally::default();
@@ -601,6 +610,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         stalled_disconnected,
         generator,
         machine: machine.finish(),
+        warnings,
         server: server_use(opts.server_pid, server_before, server_after, measured_wall),
     })
 }

@@ -35,6 +35,18 @@ pub struct ProcError {
     pub reason: String,
 }
 
+/// Samples `pid` if given; a failure (the process ended mid-run) becomes a note in `warnings`
+/// instead of costing the whole report.
+pub fn sample_noted(pid: Option<u32>, warnings: &mut Vec<String>) -> Option<ProcSample> {
+    match sample(pid?) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warnings.push(format!("server figures incomplete: {e}"));
+            None
+        }
+    }
+}
+
 /// Reads `/proc/PID/status` and `/proc/PID/stat`.
 pub fn sample(pid: u32) -> Result<ProcSample, ProcError> {
     let status_path = PathBuf::from(format!("/proc/{pid}/status"));
