@@ -466,6 +466,7 @@ async fn json_summary_is_one_line_with_the_documented_fields() {
         "disconnected",
         "stalled",
         "stalled_disconnected",
+        "warnings",
     ] {
         assert!(v.get(field).is_some(), "missing {field} in {line}");
     }
