@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 mod admission;
 mod connection;
+mod echo;
 pub mod history;
 mod http;
 pub mod hub;
@@ -71,6 +72,8 @@ pub struct ServerOptions {
     pub history_page_max: usize,
     /// The WebSocket read buffer per connection, in bytes.
     pub read_buffer_bytes: usize,
+    /// Also serve `/echo` (WebSocket echo, for the Autobahn conformance suite).
+    pub conformance_echo: bool,
 }
 
 /// Defaults shared by [`ServerOptions::default`] and the `clicom serve` flags.
@@ -120,6 +123,7 @@ impl Default for ServerOptions {
             history_on_join: HISTORY,
             history_page_max: HISTORY_PAGE_MAX,
             read_buffer_bytes: READ_BUFFER,
+            conformance_echo: false,
         }
     }
 }
@@ -207,6 +211,9 @@ pub struct ServeArgs {
     /// Milliseconds over which joins and leaves are gathered into one announcement.
     #[arg(long, value_name = "MS", default_value_t = defaults::PRESENCE_MS)]
     pub presence_ms: u64,
+    /// Also serve a WebSocket echo endpoint at /echo, with /ws's limits (for conformance tests).
+    #[arg(long)]
+    pub conformance_echo: bool,
 }
 
 impl ServeArgs {
@@ -238,6 +245,7 @@ impl ServeArgs {
             ping_timeout: secs(self.ping_timeout.max(1)),
             presence_window: Duration::from_millis(self.presence_ms),
             history_on_join: self.history,
+            conformance_echo: self.conformance_echo,
             ..ServerOptions::default()
         }
     }
@@ -364,6 +372,7 @@ pub async fn run_with_history(
         read_buffer_bytes: opts.read_buffer_bytes,
         max_frame_bytes: opts.max_frame_bytes,
         max_per_ip: opts.max_per_ip,
+        conformance_echo: opts.conformance_echo,
     });
     let router = http::router(Arc::clone(&shared));
     drop(shared);

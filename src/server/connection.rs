@@ -35,7 +35,7 @@ pub(crate) struct ConnectionConfig {
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Why the read/write loop ended.
-enum End {
+pub(super) enum End {
     /// The peer closed or vanished; nothing more to say.
     PeerGone,
     /// Asked by the hub, or by the server stopping.
@@ -273,7 +273,7 @@ fn close(code: u16, reason: &'static str) -> Message {
 }
 
 /// Maps a read error to how the connection ends.
-fn broken(conn: ConnId, error: axum::Error, max_frame_bytes: usize) -> End {
+pub(super) fn broken(conn: ConnId, error: axum::Error, max_frame_bytes: usize) -> End {
     let inner = error.into_inner();
     let Ok(error) = inner.downcast::<tungstenite::Error>() else {
         return End::PeerGone;

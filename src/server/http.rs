@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub read_buffer_bytes: usize,
     pub max_frame_bytes: usize,
     pub max_per_ip: usize,
+    /// Serve `/echo` too (see [`super::echo`]).
+    pub conformance_echo: bool,
 }
 
 /// Per-TCP-connection facts, attached to each of its requests.
@@ -50,12 +52,17 @@ struct ConnMeta {
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/health", get(health))
         .route("/ws", get(ws_default))
-        .route("/ws/{room}", get(ws_room))
-        .with_state(shared)
+        .route("/ws/{room}", get(ws_room));
+    let router = if shared.conformance_echo {
+        router.route("/echo", get(ws_echo))
+    } else {
+        router
+    };
+    router.with_state(shared)
 }
 
 async fn index() -> impl IntoResponse {
@@ -89,7 +96,15 @@ async fn ws_default(
     State(shared): State<Arc<Shared>>,
     Extension(meta): Extension<ConnMeta>,
 ) -> Response {
-    upgrade(ws, shared, meta, None)
+    upgrade(ws, shared, meta, Endpoint::Chat(None))
+}
+
+async fn ws_echo(
+    ws: WebSocketUpgrade,
+    State(shared): State<Arc<Shared>>,
+    Extension(meta): Extension<ConnMeta>,
+) -> Response {
+    upgrade(ws, shared, meta, Endpoint::Echo)
 }
 
 async fn ws_room(
@@ -99,7 +114,7 @@ async fn ws_room(
     Extension(meta): Extension<ConnMeta>,
 ) -> Response {
     match validate_room(&room) {
-        Ok(room) => upgrade(ws, shared, meta, Some(room)),
+        Ok(room) => upgrade(ws, shared, meta, Endpoint::Chat(Some(room))),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             format!("Invalid room name: {e}.\n"),
@@ -108,11 +123,19 @@ async fn ws_room(
     }
 }
 
+/// What an upgraded connection talks to.
+enum Endpoint {
+    /// The chat hub, starting in this room (or the one the join names).
+    Chat(Option<String>),
+    /// The conformance echo: every message straight back.
+    Echo,
+}
+
 fn upgrade(
     ws: WebSocketUpgrade,
     shared: Arc<Shared>,
     meta: ConnMeta,
-    room: Option<String>,
+    endpoint: Endpoint,
 ) -> Response {
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     ws.read_buffer_size(shared.read_buffer_bytes)
@@ -122,21 +145,23 @@ fn upgrade(
         .on_failed_upgrade(move |e| tracing::debug!(conn, error = %e, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| async move {
             let ConnMeta { peer, slot } = meta;
-            if slot.is_refusal() {
-                refuse(socket, shared.max_per_ip).await;
-            } else {
-                let peer = Peer {
-                    ip: peer.ip(),
-                    room,
-                };
-                connection::run(
-                    socket,
-                    conn,
-                    peer,
-                    shared.hub_tx.clone(),
-                    &shared.connection,
-                )
-                .await;
+            match endpoint {
+                _ if slot.is_refusal() => refuse(socket, shared.max_per_ip).await,
+                Endpoint::Echo => super::echo::run(socket, conn, &shared.connection).await,
+                Endpoint::Chat(room) => {
+                    let peer = Peer {
+                        ip: peer.ip(),
+                        room,
+                    };
+                    connection::run(
+                        socket,
+                        conn,
+                        peer,
+                        shared.hub_tx.clone(),
+                        &shared.connection,
+                    )
+                    .await;
+                }
             }
             drop(slot);
         })
