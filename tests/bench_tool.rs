@@ -611,6 +611,8 @@ async fn the_binary_prints_one_json_line_on_stdout() {
             "50",
             "--duration",
             "300ms",
+            "--quiet",
+            "5s",
             "--no-progress",
         ])
         .output()
