@@ -324,6 +324,51 @@ impl Progress {
     }
 }
 
+/// The machine the run shared: its cores and how busy it was (load average before and after),
+/// so that figures from a busy machine can be told apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
+}
+
+impl Machine {
+    /// Starts observing: records the cores and the load average now.
+    pub fn observe() -> Machine {
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            load_before: procstat::load_average(),
+            load_after: None,
+        }
+    }
+
+    /// Records the load average at the end.
+    pub fn finish(mut self) -> Machine {
+        self.load_after = procstat::load_average();
+        self
+    }
+
+    pub fn human(&self) -> String {
+        let show = |l: Option<f64>| l.map_or("?".to_string(), |l| format!("{l:.2}"));
+        let busy = [self.load_before, self.load_after]
+            .into_iter()
+            .flatten()
+            .any(|l| l > self.cores as f64);
+        format!(
+            "  machine:    {} cores, load average {} → {}{}",
+            self.cores,
+            show(self.load_before),
+            show(self.load_after),
+            if busy {
+                " — busy: other work competed for the CPU, figures are noisy"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
 /// CPU use of this process over a stretch of wall time, as seconds and percent of one core.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CpuUse {

@@ -41,6 +41,13 @@ pub struct ClientArgs {
     /// Server to join: ws://…, wss://…, host:port, or an alias (default, local, or a name from
     /// the config's [servers] table). Default: the config's `server` setting.
     pub url: Option<String>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+/// Who you are for one run, and where your settings live: shared by the client and host mode.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SessionArgs {
     /// Your name for this run (otherwise the configured one; the first run asks).
     #[arg(long)]
     pub name: Option<String>,
@@ -87,19 +94,20 @@ const STATS_SAVE_EVERY: Duration = Duration::from_secs(60);
 pub async fn run_with(opts: ClientOptions) -> anyhow::Result<()> {
     let ClientOptions { args, mut notices } = opts;
     let config_path = args
+        .session
         .config
         .clone()
         .unwrap_or_else(crate::paths::config_file);
     let mut config = Config::load(&config_path).map_err(anyhow::Error::new)?;
     let settings = config.settings().clone();
 
-    let name = match args.name.as_deref().or(settings.name.as_deref()) {
+    let name = match args.session.name.as_deref().or(settings.name.as_deref()) {
         Some(raw) => {
             Some(validate_name(raw).map_err(|e| anyhow::anyhow!("invalid name {raw:?}: {e}"))?)
         }
         None => None,
     };
-    let color = match args.color.as_deref().or(settings.color.as_deref()) {
+    let color = match args.session.color.as_deref().or(settings.color.as_deref()) {
         Some(raw) => Some(
             raw.parse::<Color>()
                 .map_err(anyhow::Error::new)?
@@ -107,7 +115,7 @@ pub async fn run_with(opts: ClientOptions) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let room = match args.room.as_deref() {
+    let room = match args.session.room.as_deref() {
         Some(raw) => {
             validate_room(raw).map_err(|e| anyhow::anyhow!("invalid room {raw:?}: {e}"))?
         }

@@ -5,13 +5,12 @@
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::client::{ClientArgs, ClientOptions};
+use crate::client::{ClientArgs, ClientOptions, SessionArgs};
 use crate::server::{self, ServeArgs, SqliteHistory};
 
 /// `clicom host`: every `serve` option, plus the client's name, colour, room and settings file.
@@ -19,18 +18,8 @@ use crate::server::{self, ServeArgs, SqliteHistory};
 pub struct HostArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Your name for this run (otherwise the configured one; the first run asks).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Your colour for this run: 1-6 (Cyan, Green, Magenta, Yellow, Blue, White) or #rrggbb.
-    #[arg(long)]
-    pub color: Option<String>,
-    /// The room to join (default: the configured one, else "main").
-    #[arg(long)]
-    pub room: Option<String>,
-    /// The settings file (default: $CLICOM_CONFIG, else config.toml in the platform config dir).
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 /// Runs the server and the client until the user quits. Must run inside a tokio runtime.
@@ -68,10 +57,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let client = crate::client::run_with(ClientOptions {
         args: ClientArgs {
             url: Some(client_url),
-            name: args.name,
-            color: args.color,
-            room: args.room,
-            config: args.config,
+            session: args.session,
         },
         notices,
     })

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 async fn fanout_through_the_real_server_loses_nothing() {
     let server = start_server(options()).await;
     let mut opts = FanoutOptions::new(&server.url, 20);
+    opts.common.room = Some("lab".into());
     opts.senders = 2;
     opts.rate = 100.0;
     opts.duration = Duration::from_millis(500);
@@ -32,6 +33,20 @@ async fn fanout_through_the_real_server_loses_nothing() {
     assert_eq!((report.server_errors, report.disconnected), (0, 0));
     assert_eq!(report.join.count, 20);
     server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_path_is_reported_as_the_http_status() {
+    let server = start_server(options()).await;
+    let url = format!("ws://{}/no-such-path", server.addr);
+    let err = bench::conns::run(&ConnsOptions::new(url, 2))
+        .await
+        .unwrap_err();
+    let bench::BenchError::JoinFailed { error, .. } = &err else {
+        panic!("expected a join failure, got {err}");
+    };
+    assert!(matches!(error, bench::ClientError::Handshake(_)), "{error}");
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,6 +90,44 @@ async fn conns_reads_the_real_server_process() {
     server.kill9().await;
 }
 
+/// Waits (bounded) until the server at `addr` reports `users` joined users.
+async fn wait_for_users(addr: std::net::SocketAddr, users: u64) {
+    for _ in 0..1000 {
+        let body = support::http_get(addr, "/health").await;
+        let json: serde_json::Value =
+            serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        if json["users"].as_u64() == Some(users) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never reported {users} users");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conns_keeps_its_report_when_the_server_dies_mid_hold() {
+    let data = tempfile::tempdir().unwrap();
+    let server = spawn_server_binary(&["--db", ":memory:"], data.path()).await;
+    let mut opts = ConnsOptions::new(&server.url, 8);
+    opts.hold = Duration::from_secs(3);
+    opts.server_pid = Some(server.pid());
+    let conns = tokio::spawn(async move { bench::conns::run(&opts).await });
+    wait_for_users(server.addr, 8).await;
+    server.kill9().await;
+    let report = tokio::time::timeout(Duration::from_secs(30), conns)
+        .await
+        .expect("the hold ends by itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.dropped, 8);
+    assert!(report.server.is_none());
+    assert!(
+        report.warnings.iter().any(|w| w.contains("server figures")),
+        "{:?}",
+        report.warnings
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_sees_every_client_back_after_the_real_server_restarts() {
     let listener = clicom::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -88,18 +141,7 @@ async fn storm_sees_every_client_back_after_the_real_server_restarts() {
     opts.timeout = Duration::from_secs(60);
     let storm = tokio::spawn(async move { bench::storm::run(&opts).await });
     // Wait until all ten are in (the health endpoint counts joined users), then restart.
-    let mut joined = false;
-    for _ in 0..1000 {
-        let body = support::http_get(addr, "/health").await;
-        let json: serde_json::Value =
-            serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        if json["users"].as_u64() == Some(10) {
-            joined = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(joined, "ten clients joined");
+    wait_for_users(addr, 10).await;
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(15), first)
         .await

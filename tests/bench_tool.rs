@@ -30,7 +30,14 @@ struct Faults {
     swallow_messages: bool,
     /// Refuse every n-th message with `error {code: rate_limited}` to its sender.
     rate_limit_every: Option<u64>,
+    /// At the first chat message, close the connection of the client whose name ends so.
+    kick_suffix: Option<&'static str>,
+    /// Never confirm a join.
+    silent_join: bool,
 }
+
+/// Tells a connection's writer to send a close frame and stop.
+const KICK: &str = "\u{0}kick";
 
 #[derive(Default)]
 struct Hub {
@@ -124,6 +131,10 @@ async fn serve(
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
+            if text == KICK {
+                let _ = sink.close().await;
+                break;
+            }
             if sink.send(Message::text(text)).await.is_err() {
                 break;
             }
@@ -136,6 +147,7 @@ async fn serve(
         let Message::Text(text) = frame else { continue };
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         match v["type"].as_str() {
+            Some("join") if faults.silent_join => {}
             Some("join") => {
                 let n = v["name"].as_str().unwrap().to_string();
                 name = Some(n.clone());
@@ -180,6 +192,13 @@ async fn serve(
             }
             Some("message") => {
                 hub.messages.fetch_add(1, Ordering::SeqCst);
+                if let Some(suffix) = faults.kick_suffix {
+                    let mut peers = hub.peers.lock().unwrap();
+                    if let Some(at) = peers.iter().position(|p| p.1.ends_with(suffix)) {
+                        let _ = peers[at].2.send(KICK.to_string());
+                        peers.remove(at);
+                    }
+                }
                 let frame = serde_json::json!({
                     "type": "message",
                     "name": name.as_deref().unwrap_or("?"),
@@ -334,6 +353,52 @@ async fn refused_messages_are_counted_as_server_errors_and_loss() {
     assert!(report.human().contains("--msg-rate 0"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_are_left_out_of_expected_and_their_disconnects_counted() {
+    let server = MiniServer::start(Faults {
+        kick_suffix: Some("-4"),
+        ..Faults::default()
+    })
+    .await;
+    // Clients 3 and 4 stop reading; the server closes client 4's connection.
+    let mut opts = small_fanout(&server.url, 5);
+    opts.stall = 2;
+    let report = bench::fanout::run(&opts).await.unwrap();
+    assert!(report.sent > 0);
+    assert_eq!(report.expected, report.sent * 3);
+    assert_eq!(report.received, report.expected);
+    assert_eq!((report.lost, report.disconnected), (0, 0));
+    assert_eq!((report.stalled, report.stalled_disconnected), (2, 1));
+    assert!(report.human().contains("disconnected 1 of them"));
+
+    let mut opts = small_fanout(&server.url, 3);
+    opts.senders = 2;
+    opts.stall = 2;
+    let err = bench::fanout::run(&opts).await.unwrap_err();
+    assert!(err.to_string().contains("--stall"), "{err}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_confirms_joins_fails_the_run_in_bounded_time() {
+    let server = MiniServer::start(Faults {
+        silent_join: true,
+        ..Faults::default()
+    })
+    .await;
+    let mut opts = ConnsOptions::new(&server.url, 3);
+    opts.common.join_timeout = Duration::from_millis(500);
+    let err = tokio::time::timeout(Duration::from_secs(30), bench::conns::run(&opts))
+        .await
+        .expect("bounded by --join-timeout")
+        .unwrap_err();
+    let BenchError::JoinFailed { joined, error, .. } = &err else {
+        panic!("expected a join failure, got {err}");
+    };
+    assert_eq!(*joined, 0);
+    assert!(matches!(error, ClientError::Timeout(_)), "{error}");
+    assert!(err.to_string().contains("--join-timeout"), "{err}");
+}
+
 #[tokio::test]
 async fn non_loopback_targets_are_refused_before_any_connection() {
     for url in ["ws://192.0.2.1:80/ws", "ws://10.1.2.3:10000/ws"] {
@@ -399,6 +464,9 @@ async fn json_summary_is_one_line_with_the_documented_fields() {
         "deliveries_per_s",
         "server_errors",
         "disconnected",
+        "stalled",
+        "stalled_disconnected",
+        "warnings",
     ] {
         assert!(v.get(field).is_some(), "missing {field} in {line}");
     }
@@ -411,6 +479,9 @@ async fn json_summary_is_one_line_with_the_documented_fields() {
     assert!(v["generator"]["cpu_s"].is_number());
     assert!(v["generator"]["core_pct"].is_number());
     assert!(v["server"].is_null(), "no --server-pid, no server figures");
+    assert!(v["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(v["machine"]["load_before"].is_number());
+    assert!(v["machine"]["load_after"].is_number());
     assert_eq!(v["received"], v["expected"]);
     assert!(report.human().contains("lost 0"));
 }
@@ -540,6 +611,8 @@ async fn the_binary_prints_one_json_line_on_stdout() {
             "50",
             "--duration",
             "300ms",
+            "--quiet",
+            "5s",
             "--no-progress",
         ])
         .output()

@@ -29,7 +29,11 @@ pub enum ClientError {
     Refused { code: String, text: String },
     #[error("connection closed before the join was confirmed")]
     Closed,
-    #[error("no welcome or active_users listing us within {0:?}")]
+    #[error(
+        "not joined before the deadline ({:.1} s left for this client): the server is slow or \
+         overloaded; --join-timeout and --concurrency change the limits",
+        .0.as_secs_f64()
+    )]
     Timeout(Duration),
 }
 

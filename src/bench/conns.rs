@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::conn::Ws;
 use super::crowd::{self, client_name};
 use super::procstat::{self, ProcSample};
-use super::{BenchError, Common, CpuUse, Percentiles, parse_duration};
+use super::{BenchError, Common, CpuUse, Machine, Percentiles, parse_duration};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnsOptions {
@@ -55,10 +55,15 @@ pub struct ConnsReport {
     pub join: Percentiles,
     /// Connections the server closed during the hold (keepalive failures, limits).
     pub dropped: u64,
-    /// Text frames received during the hold (presence updates, pings are not counted).
+    /// Text frames received from the end of the join to the end of the hold (presence
+    /// updates; pings are not counted).
     pub frames_during_hold: u64,
     /// This process's CPU over the hold.
     pub generator: CpuUse,
+    /// Cores and load average before/after: how busy the machine was.
+    pub machine: Machine,
+    /// Anything that makes the figures incomplete (e.g. the server process ended mid-run).
+    pub warnings: Vec<String>,
     /// The server's cost, with --server-pid.
     pub server: Option<ServerCost>,
 }
@@ -109,6 +114,11 @@ impl ConnsReport {
             "  generator:  CPU over the hold {:.2} s ({:.2}% of a core)",
             self.generator.cpu_s, self.generator.core_pct
         );
+        s += "\n";
+        s += &self.machine.human();
+        for warning in &self.warnings {
+            s += &format!("\n  warning:    {warning}");
+        }
         s
     }
 }
@@ -116,6 +126,8 @@ impl ConnsReport {
 /// Reads (and so answers pings) until told to stop; returns (frames, closed by server).
 async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option<Ws>) {
     let mut frames = 0;
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
@@ -123,7 +135,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return (frames, true, None),
                 Some(Ok(_)) => {}
             },
-            _ = stop.changed() => return (frames, false, Some(ws)),
+            _ = &mut stopped => return (frames, false, Some(ws)),
         }
     }
 }
@@ -131,6 +143,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> (u64, bool, Option
 /// Runs the conns bench.
 pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
     let target = opts.common.prepare(opts.clients).await?;
+    let machine = Machine::observe();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let names: Vec<String> = (0..opts.clients).map(|i| client_name(nonce, i)).collect();
@@ -148,7 +161,8 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
         .collect();
     // Let the join's presence traffic settle before the joined sample.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let server_joined = opts.server_pid.map(procstat::sample).transpose()?;
+    let mut warnings = Vec::new();
+    let server_joined = procstat::sample_noted(opts.server_pid, &mut warnings);
     let cpu_before = procstat::self_cpu();
     let began = Instant::now();
 
@@ -161,7 +175,7 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
     bar.finish_and_clear();
     let wall = began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, wall);
-    let server_after = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_after = procstat::sample_noted(opts.server_pid, &mut warnings);
 
     let _ = stop_tx.send(true);
     let mut frames = 0;
@@ -189,6 +203,8 @@ pub async fn run(opts: &ConnsOptions) -> Result<ConnsReport, BenchError> {
         dropped,
         frames_during_hold: frames,
         generator,
+        machine: machine.finish(),
+        warnings,
         server: server_cost(
             opts.server_pid,
             opts.clients,

@@ -85,14 +85,16 @@ pub async fn gather(
                 }
             };
             let _ = joined_tx.send((i, Ok(began.elapsed())));
+            let released = release.changed();
+            tokio::pin!(released);
             loop {
                 tokio::select! {
                     frame = ws.next() => if matches!(frame, None | Some(Err(_))) {
                         // Closed while waiting: the bench sees it as a disconnect later.
-                        release.changed().await.ok();
+                        (&mut released).await.ok();
                         return Some((i, ws));
                     },
-                    _ = release.changed() => return Some((i, ws)),
+                    _ = &mut released => return Some((i, ws)),
                 }
             }
         });

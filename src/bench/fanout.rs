@@ -19,7 +19,7 @@ use super::conn::Ws;
 use super::crowd::{self, client_name};
 use super::procstat::{self, ProcSample};
 use super::wire::{self, Probe, ProbeCodec};
-use super::{BenchError, Common, CpuUse, Percentiles, latency_histogram, parse_duration};
+use super::{BenchError, Common, CpuUse, Machine, Percentiles, latency_histogram, parse_duration};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct FanoutOptions {
@@ -52,6 +52,10 @@ pub struct FanoutOptions {
     /// Also report this server process's RSS and CPU over the measured phase.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// This many clients (the last ones) stop reading once joined: slow consumers. They are not
+    /// counted in `expected`; the report says how many of them the server disconnected.
+    #[arg(long, default_value_t = 0)]
+    pub stall: usize,
 }
 
 impl FanoutOptions {
@@ -68,6 +72,7 @@ impl FanoutOptions {
             drain: Duration::from_secs(10),
             quiet: Duration::from_secs(2),
             server_pid: None,
+            stall: 0,
         }
     }
 
@@ -75,6 +80,9 @@ impl FanoutOptions {
         let bad = |m: &str| Err(BenchError::Options(m.into()));
         if self.senders == 0 || self.senders > self.clients {
             return bad("--senders must be between 1 and --clients");
+        }
+        if self.senders + self.stall > self.clients {
+            return bad("--senders plus --stall must not exceed --clients");
         }
         if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000_000.0) {
             return bad("--rate must be a number of messages per second above 0");
@@ -110,7 +118,8 @@ pub struct FanoutReport {
     pub sent: u64,
     /// Messages per second the senders achieved.
     pub send_rate: f64,
-    /// sent × clients: every client, the sender included, should get every message.
+    /// sent × reading clients: every client that reads, the sender included, should get every
+    /// message.
     pub expected: u64,
     /// Distinct measured messages received, summed over clients.
     pub received: u64,
@@ -126,10 +135,17 @@ pub struct FanoutReport {
     /// `error` frames received during the run (e.g. rate_limited), and the first one.
     pub server_errors: u64,
     pub first_server_error: Option<String>,
-    /// Clients whose connection closed during the run.
+    /// Reading clients whose connection closed during the run.
     pub disconnected: u64,
+    /// Clients that stopped reading (--stall), and how many of them the server disconnected.
+    pub stalled: usize,
+    pub stalled_disconnected: u64,
     /// This process's CPU over the measured phase (send + drain).
     pub generator: CpuUse,
+    /// Cores and load average before/after: how busy the machine was.
+    pub machine: Machine,
+    /// Anything that makes the figures incomplete (e.g. the server process ended mid-run).
+    pub warnings: Vec<String>,
     /// The server's RSS and CPU over the measured phase, with --server-pid.
     pub server: Option<ServerUse>,
 }
@@ -166,6 +182,12 @@ impl FanoutReport {
             self.reordered
         );
         s += &format!("  latency:    {}\n", self.latency.human());
+        if self.stalled > 0 {
+            s += &format!(
+                "  stalled:    {} client(s) stopped reading; the server disconnected {} of them\n",
+                self.stalled, self.stalled_disconnected
+            );
+        }
         if self.server_errors > 0 || self.disconnected > 0 {
             s += &format!(
                 "  problems:   {} server error frame(s){}, {} client(s) disconnected\n",
@@ -198,6 +220,11 @@ impl FanoutReport {
             "  generator:  CPU {:.2} s ({:.0}% of a core) — shares the machine with the server",
             self.generator.cpu_s, self.generator.core_pct
         );
+        s += "\n";
+        s += &self.machine.human();
+        for warning in &self.warnings {
+            s += &format!("\n  warning:    {warning}");
+        }
         s
     }
 }
@@ -310,6 +337,10 @@ async fn receive(
         tracks: vec![SenderTrack::default(); shared.senders],
         ..Tally::default()
     };
+    // One pinned wait for the stop signal, not a fresh one per frame: registering a waiter on
+    // the shared channel for every frame would make all receivers contend on its lock.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
             frame = stream.next() => match frame {
@@ -320,7 +351,7 @@ async fn receive(
                 }
                 Some(Ok(_)) => {}
             },
-            _ = stop.changed() => break,
+            _ = &mut stopped => break,
         }
     }
     tally
@@ -394,6 +425,11 @@ async fn send(
 pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     opts.check()?;
     let target = opts.common.prepare(opts.clients).await?;
+    let machine = Machine::observe();
+    if let Some(pid) = opts.server_pid {
+        procstat::sample(pid)?;
+    }
+    let mut warnings = Vec::new();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let names: Vec<String> = (0..opts.clients).map(|i| client_name(nonce, i)).collect();
@@ -420,9 +456,15 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receivers = Vec::with_capacity(opts.clients);
     let mut sinks = Vec::with_capacity(opts.clients);
+    let mut stalled = Vec::with_capacity(opts.stall);
+    let readers = opts.clients - opts.stall;
     for (i, ws) in crowd.clients.into_iter().enumerate() {
         let (sink, stream) = ws.split();
         sinks.push(sink);
+        if i >= readers {
+            stalled.push(stream);
+            continue;
+        }
         receivers.push(tokio::spawn(receive(
             stream,
             Arc::clone(&shared),
@@ -462,7 +504,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     }
 
     tokio::time::sleep_until(measure_start).await;
-    let server_before = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_before = procstat::sample_noted(opts.server_pid, &mut warnings);
     let cpu_before = procstat::self_cpu();
     let measure_began = Instant::now();
     let first_send_us = shared.now_us();
@@ -495,7 +537,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let sent = shared.sent.load(Ordering::Relaxed);
     let send_elapsed = measure_began.elapsed();
 
-    let expected = sent * opts.clients as u64;
+    let expected = sent * readers as u64;
     let drain_deadline = Instant::now() + opts.drain;
     let (mut seen, mut last_change) = (shared.received(), Instant::now());
     while seen < expected && Instant::now() < drain_deadline && last_change.elapsed() < opts.quiet {
@@ -507,7 +549,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     }
     let measured_wall = measure_began.elapsed();
     let generator = CpuUse::between(procstat::self_cpu() - cpu_before, measured_wall);
-    let server_after = opts.server_pid.map(procstat::sample).transpose()?;
+    let server_after = procstat::sample_noted(opts.server_pid, &mut warnings);
 
     let _ = stop_tx.send(true);
     let mut total = Tally::default();
@@ -529,6 +571,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         // Same bounds, so adding cannot fail.
         let _ = latency.add(&shared.shard(i).latency);
     }
+    let stalled_disconnected = count_closed(stalled).await;
     sender_sinks.append(&mut idle_sinks);
     close_all(sender_sinks).await;
 
@@ -563,7 +606,11 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         server_errors: total.errors,
         first_server_error: total.first_error,
         disconnected,
+        stalled: opts.stall,
+        stalled_disconnected,
         generator,
+        machine: machine.finish(),
+        warnings,
         server: server_use(opts.server_pid, server_before, server_after, measured_wall),
     })
 }
@@ -581,6 +628,30 @@ fn server_use(
         rss_kib_after: after.rss_kib,
         cpu: CpuUse::between(after.cpu.saturating_sub(before.cpu), wall),
     })
+}
+
+/// Reads what the stalled clients left unread, to see which connections the server ended
+/// (its close frame, or the end of the stream, comes after the queued frames). Bounded in time:
+/// a connection still open when time runs out counts as not disconnected.
+async fn count_closed(stalled: Vec<SplitStream<Ws>>) -> u64 {
+    let readers = stalled.into_iter().map(|mut stream| async move {
+        let ended = async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return true,
+                    Some(Ok(_)) => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .unwrap_or(false)
+    });
+    futures_util::future::join_all(readers)
+        .await
+        .into_iter()
+        .filter(|closed| *closed)
+        .count() as u64
 }
 
 /// Sends a close frame on every connection, a bounded time in all.

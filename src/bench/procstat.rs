@@ -35,6 +35,18 @@ pub struct ProcError {
     pub reason: String,
 }
 
+/// Samples `pid` if given; a failure (the process ended mid-run) becomes a note in `warnings`
+/// instead of costing the whole report.
+pub fn sample_noted(pid: Option<u32>, warnings: &mut Vec<String>) -> Option<ProcSample> {
+    match sample(pid?) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            warnings.push(format!("server figures incomplete: {e}"));
+            None
+        }
+    }
+}
+
 /// Reads `/proc/PID/status` and `/proc/PID/stat`.
 pub fn sample(pid: u32) -> Result<ProcSample, ProcError> {
     let status_path = PathBuf::from(format!("/proc/{pid}/status"));
@@ -85,6 +97,15 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The 1-minute load average (`/proc/loadavg`): how much else wants the CPU.
+pub fn load_average() -> Option<f64> {
+    parse_load_average(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+fn parse_load_average(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Raises the soft open-file limit to the hard limit; returns the soft limit now in force.
 pub fn raise_open_file_limit() -> u64 {
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
@@ -113,6 +134,16 @@ mod tests {
         let status = "Name:\tclicom\nVmPeak:\t  9000 kB\nVmRSS:\t  4321 kB\nThreads:\t3\n";
         assert_eq!(parse_rss_kib(status), Some(4321));
         assert_eq!(parse_rss_kib("Name: x\n"), None);
+    }
+
+    #[test]
+    fn load_average_is_the_first_field() {
+        assert_eq!(
+            parse_load_average("7.09 6.49 5.41 3/512 12345\n"),
+            Some(7.09)
+        );
+        assert_eq!(parse_load_average(""), None);
+        assert!(load_average().is_some());
     }
 
     #[test]

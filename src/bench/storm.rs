@@ -14,7 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 use super::conn;
 use super::crowd::{client_color, client_name, source_for};
 use super::target::Target;
-use super::{BenchError, Common, CpuUse, Percentiles, latency_histogram, parse_duration, procstat};
+use super::{
+    BenchError, Common, CpuUse, Machine, Percentiles, latency_histogram, parse_duration, procstat,
+};
 use crate::client::backoff::Backoff;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -79,6 +81,8 @@ pub struct StormReport {
     /// Attempts started in each second after the outage.
     pub attempts_per_second: Vec<u64>,
     pub generator: CpuUse,
+    /// Cores and load average before/after: how busy the machine was.
+    pub machine: Machine,
 }
 
 impl StormReport {
@@ -119,6 +123,8 @@ impl StormReport {
             "  generator:    CPU {:.2} s ({:.1}% of a core)",
             self.generator.cpu_s, self.generator.core_pct
         );
+        s += "\n";
+        s += &self.machine.human();
         s
     }
 }
@@ -206,6 +212,7 @@ async fn client(
 /// Runs the storm bench: returns once every client is back, or at the timeout.
 pub async fn run(opts: &StormOptions) -> Result<StormReport, BenchError> {
     let target = opts.common.prepare(opts.clients).await?;
+    let machine = Machine::observe();
     let progress = opts.common.progress();
     let nonce: u32 = rand::random();
     let n = opts.clients;
@@ -239,7 +246,10 @@ pub async fn run(opts: &StormOptions) -> Result<StormReport, BenchError> {
         futures_util::future::join_all(tasks),
     )
     .await;
-    outcome
+    outcome.map(|report| StormReport {
+        machine: machine.finish(),
+        ..report
+    })
 }
 
 /// What the events have told so far, per client.
@@ -419,6 +429,7 @@ fn summarise(
         peak_attempts_per_100ms: peak_in_window(&offsets, Duration::from_millis(100)),
         attempts_per_second: per_second,
         generator,
+        machine: Machine::default(),
     }
 }
 
