@@ -1535,6 +1535,8 @@ impl App {
                 match self.outbox.fail_first(dm_only) {
                     Some(o) => {
                         self.editor.push_history(&o.input_line());
+                        // A Konami code typed meanwhile must not undo this.
+                        self.forget_konami();
                         self.error(format!(
                             "not sent ({text}): {} — press Up to edit it",
                             sanitize_line(&o.text)

@@ -246,6 +246,30 @@ fn a_broken_konami_code_leaves_the_typing_alone() {
 }
 
 #[test]
+fn a_refused_message_arriving_mid_code_keeps_its_place_in_the_history() {
+    let mut app = app();
+    type_line(&mut app, "way too long");
+    type_line(&mut app, "second");
+    for code in &KONAMI[..4] {
+        key(&mut app, *code);
+    }
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::TooLong, "message too long"),
+    );
+    for code in &KONAMI[4..] {
+        key(&mut app, *code);
+    }
+    assert!(
+        matches!(app.screen, Screen::Chat),
+        "the code was broken off"
+    );
+    app.editor.set_text("");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.editor.text(), "way too long");
+}
+
+#[test]
 fn unread_messages_and_mentions_are_counted_while_playing_and_shown_after() {
     let mut app = app();
     type_line(&mut app, "/snake");
