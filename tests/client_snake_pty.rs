@@ -95,6 +95,18 @@ fn slash_snake_plays_in_the_pane_while_the_chat_counts_unread_and_q_returns() {
     });
     assert!(!alice.screen().contains("are you there"));
 
+    // A smaller terminal: the board re-fits the narrower pane (70 columns less the sidebar).
+    let (wide_corner, _) = alice.find("┐").unwrap();
+    alice.resize(70, 24);
+    alice.wait_until("the board to fit the new pane", |s| {
+        s.contains("Paused") && alice.find("┐").is_some_and(|(x, _)| x < 50)
+    });
+    assert!(wide_corner >= 50, "the board filled the wide pane before");
+    assert!(
+        alice.row(23).starts_with("›"),
+        "the input bar at the new bottom"
+    );
+
     alice.type_text("q");
     alice.wait_for("bob: alice, are you there?");
     alice.wait_gone(TITLE.split(" · ").next().unwrap());

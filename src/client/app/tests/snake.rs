@@ -122,6 +122,10 @@ fn slash_snake_opens_the_game_over_the_pane_and_q_returns_to_the_chat() {
     key(&mut app, KeyCode::Char('q'));
     assert!(matches!(app.screen, Screen::Chat));
     assert!(app.shown_game().is_none());
+    // Hidden: /help does not give it away.
+    type_line(&mut app, "/help");
+    let help = entry_texts(&app).last().unwrap().to_lowercase();
+    assert!(help.contains("/stats") && !help.contains("snake"), "{help}");
 }
 
 #[test]
