@@ -1,6 +1,6 @@
 //! Spots a key sequence (the Konami code ↑ ↑ ↓ ↓ ← → ← → b a) in the keys typed in the chat.
-//! Pure: it only counts how much of the sequence the latest keys match, so the app can undo
-//! what those keys did to the input bar when the sequence completes.
+//! Pure: it only counts how much of the sequence the latest keys match, which tells the app
+//! when a sequence begins (to remember the input bar) and when it completes (to put it back).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
