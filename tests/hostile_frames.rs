@@ -142,3 +142,34 @@ async fn an_unmasked_client_frame_is_a_protocol_error() {
     assert_eq!(close_code(&mut bare).await, 1002);
     room_goes_on(&mut watcher, "Bare").await;
 }
+
+#[tokio::test]
+async fn a_10_mb_paste_sent_as_one_message_closes_with_1009_and_nothing_is_relayed() {
+    let server = start_server(options()).await;
+    let mut watcher = WsClient::join(&server.url, "Watcher").await;
+    let mut paster = WsClient::join(&server.url, "Paster").await;
+    watcher
+        .recv_system("Paster joined the chat. (2 online)")
+        .await;
+    let paste = "0123456789abcdef\n".repeat(10 * 1024 * 1024 / 17);
+    let frame = ClientMsg::Message {
+        text: paste,
+        name: None,
+        color: None,
+    }
+    .encode();
+    assert!(frame.len() >= 10_000_000);
+    // The server may hang up before the whole paste is written; that is the point.
+    let _ = futures_util::SinkExt::send(
+        &mut paster.ws,
+        tokio_tungstenite::tungstenite::Message::text(frame),
+    )
+    .await;
+    assert_eq!(paster.expect_close().await, 1009);
+    watcher
+        .recv_system("Paster left the chat. (1 online)")
+        .await;
+    watcher.say("after the paste").await;
+    // Nothing of the paste reached the room: the next message is the watcher's own.
+    assert_eq!(watcher.recv_message().await.text, "after the paste");
+}
