@@ -35,6 +35,12 @@ fn every_test_named_in_security_md_exists() {
         }
         checked += 1;
     }
-    assert!(checked >= 40, "only {checked} references found; is the table intact?");
-    assert!(missing.is_empty(), "SECURITY.md names tests that do not exist: {missing:#?}");
+    assert!(
+        checked >= 40,
+        "only {checked} references found; is the table intact?"
+    );
+    assert!(
+        missing.is_empty(),
+        "SECURITY.md names tests that do not exist: {missing:#?}"
+    );
 }
