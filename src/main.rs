@@ -12,27 +12,37 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 /// Clicom: terminal chat. Run `clicom host` to start a server and chat on it.
 #[derive(Debug, Parser)]
-#[command(name = "clicom", version, about)]
+#[command(
+    name = "clicom",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a subcommand: the chat client.
+    #[command(flatten)]
+    client: clicom::client::ClientArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a chat server (WebSocket on /ws).
     Serve(clicom::server::ServeArgs),
+    /// Start a server and chat on it, in one process (others can join it).
+    Host(clicom::host::HostArgs),
+    /// Measure a Clicom server under load (fan-out, idle connections, reconnect storms).
+    Bench(clicom::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            return ExitCode::from(2);
-        }
+        Some(Command::Host(args)) => host(args),
+        Some(Command::Bench(args)) => return clicom::bench::main(args),
+        None => client(cli.client),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,12 +59,56 @@ fn serve(args: clicom::server::ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(clicom::server::serve(args))
 }
 
+fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {
+    init_client_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(clicom::client::run(args));
+    // Don't wait for an opener or a closing socket: the user asked to leave.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+fn host(args: clicom::host::HostArgs) -> anyhow::Result<()> {
+    init_client_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let result = runtime.block_on(clicom::host::run(args));
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    result
+}
+
+/// The client logs to `clicom.log` in the data dir — never to the screen it draws on. A log
+/// past 10 MiB is started afresh. Without a writable data dir, nothing is logged.
+fn init_client_logging() {
+    let dir = clicom::paths::data_dir();
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let path = dir.join("clicom.log");
+    let too_big = std::fs::metadata(&path).is_ok_and(|m| m.len() > 10 << 20);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!too_big)
+        .write(true)
+        .truncate(too_big)
+        .open(&path);
+    let Ok(file) = file else {
+        return;
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Arc::new(file))
+        .try_init();
+}
+
 /// Human-readable logs on stderr (`RUST_LOG` filters, default `info`); with `--save FILE`,
 /// also every event down to `debug` (messages included) as JSON lines appended to FILE.
 fn init_server_logging(save: Option<&Path>) -> anyhow::Result<()> {
     let stderr_filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(stderr_filter);
     let file = match save {

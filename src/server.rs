@@ -217,11 +217,14 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The port used when neither `--port` nor `PORT` says otherwise.
+    pub const DEFAULT_PORT: u16 = defaults::PORT;
+
     /// The options these flags describe; the history file defaults to the data dir.
     pub fn options(&self) -> ServerOptions {
         let db = match &self.db {
             Some(db) => HistoryLocation::parse(db),
-            None => HistoryLocation::File(crate::paths::data_dir().join("history.db")),
+            None => HistoryLocation::default_file(),
         };
         let secs = Duration::from_secs;
         ServerOptions {

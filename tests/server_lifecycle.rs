@@ -162,3 +162,88 @@ async fn a_second_server_on_the_same_database_refuses_to_start() {
     assert!(output.stdout.is_empty(), "no listening line");
     first.kill9().await;
 }
+
+/// A store whose disk "fills up" on demand.
+struct FillingDisk {
+    full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    inner: clicom::server::SqliteHistory,
+}
+
+impl clicom::server::History for FillingDisk {
+    fn append(&mut self, batch: &[ChatMessage]) -> Result<(), clicom::server::HistoryError> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(clicom::server::HistoryError::Sql(
+                rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    Some("database or disk is full".into()),
+                ),
+            ));
+        }
+        self.inner.append(batch)
+    }
+
+    fn recent(
+        &mut self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, clicom::server::HistoryError> {
+        self.inner.recent(room, before, limit)
+    }
+
+    fn last_id(&mut self, room: &str) -> Result<u64, clicom::server::HistoryError> {
+        self.inner.last_id(room)
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_degrades_history_but_chat_goes_on() {
+    let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let history = FillingDisk {
+        full: full.clone(),
+        inner: clicom::server::SqliteHistory::open_in_memory().unwrap(),
+    };
+    let server = support::start_server_with_history(options(), Box::new(history)).await;
+    let mut alice = WsClient::join(&server.url, "Alice").await;
+    let mut bob = WsClient::join(&server.url, "Bob").await;
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut seen = Vec::new();
+    let mut notices = Vec::new();
+    for text in ["one", "two"] {
+        alice.say(text).await;
+        // Each message reaches Bob; the notice follows the first failed save only.
+        loop {
+            match bob.recv().await {
+                ServerMsg::Message(m) => {
+                    seen.push(m.text);
+                    break;
+                }
+                ServerMsg::System { text, .. } => notices.push(text),
+                _ => {}
+            }
+        }
+    }
+    alice.say("marker").await;
+    loop {
+        match bob.recv().await {
+            ServerMsg::Message(m) if m.text == "marker" => break,
+            ServerMsg::System { text, .. } => notices.push(text),
+            _ => {}
+        }
+    }
+    assert_eq!(seen, ["one", "two"], "messages still flow");
+    assert_eq!(
+        notices,
+        ["History is unavailable: new messages are not being saved."],
+        "said once"
+    );
+    assert_eq!(server.health().await["status"], "degraded");
+
+    full.store(false, std::sync::atomic::Ordering::SeqCst);
+    alice.say("three").await;
+    bob.recv_system("History is being saved again.").await;
+    let (_carol, history) = join_with_history(&server.url, "Carol").await;
+    let texts: Vec<_> = history.iter().map(|m| m.text.as_str()).collect();
+    // The live room still remembers what could not be saved, so a newcomer misses nothing.
+    assert_eq!(texts, ["one", "two", "marker", "three"]);
+}

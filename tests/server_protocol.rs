@@ -444,3 +444,23 @@ async fn health_and_index_answer_over_http() {
     let missing = support::http_get(server.addr, "/nope").await;
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
+
+#[tokio::test]
+async fn invalid_utf8_text_frame_closes_with_1007() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+    let server = start_server(options()).await;
+    let mut bad = WsClient::join(&server.url, "Bad").await;
+    let mut other = WsClient::join(&server.url, "Other").await;
+    let frame = Frame::message(
+        Bytes::from_static(b"{\"type\":\"message\",\"text\":\"\xff\xfe\"}"),
+        OpCode::Data(Data::Text),
+        true,
+    );
+    bad.ws.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(bad.expect_close().await, 1007);
+    other.recv_system("Bad left the chat. (1 online)").await;
+}

@@ -594,6 +594,9 @@ async fn close_cleanly(ws: &mut Ws, reason: &str, wait: Duration) {
     .await;
 }
 
+/// How long one of several addresses of a host may take to accept a TCP connection.
+const PER_ADDRESS_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// DNS, TCP, TLS (for `wss://`), then the WebSocket handshake; each step's failure in words.
 async fn open(
     url: &str,
@@ -636,13 +639,22 @@ async fn open(
         .collect();
     let mut last_err = None;
     let mut tcp = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
+    let count = addrs.len();
+    for (i, addr) in addrs.into_iter().enumerate() {
+        // An address that swallows packets must not use up the whole connect timeout while
+        // others (say IPv4 after a broken IPv6 route) remain to be tried.
+        let limit = if i + 1 < count {
+            PER_ADDRESS_TIMEOUT
+        } else {
+            Duration::MAX
+        };
+        match timeout(limit, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
                 tcp = Some(stream);
                 break;
             }
-            Err(err) => last_err = Some(err),
+            Ok(Err(err)) => last_err = Some(err),
+            Err(_) => last_err = Some(std::io::ErrorKind::TimedOut.into()),
         }
     }
     let tcp = match (tcp, last_err) {

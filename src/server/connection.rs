@@ -317,7 +317,7 @@ enum Due {
 }
 
 /// Keepalive bookkeeping, separate from the socket so it is testable with made-up instants.
-/// The timer is re-armed only when it fires, not on every frame.
+/// The timer is re-armed when it fires and when a ping is answered, never per frame.
 #[derive(Debug, Clone)]
 struct Keepalive {
     interval: Option<Duration>,

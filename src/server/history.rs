@@ -58,6 +58,11 @@ pub enum HistoryLocation {
 }
 
 impl HistoryLocation {
+    /// `history.db` in the platform data dir (or `$CLICOM_DATA_DIR`).
+    pub fn default_file() -> HistoryLocation {
+        HistoryLocation::File(crate::paths::data_dir().join("history.db"))
+    }
+
     /// `:memory:` means [`HistoryLocation::Memory`]; anything else is a file path.
     pub fn parse(s: &str) -> HistoryLocation {
         if s == ":memory:" {

@@ -167,8 +167,8 @@ pub struct Hub {
     /// `name_key` of each joined session's name → its connection.
     names: HashMap<String, ConnId>,
     rooms: BTreeMap<String, Room>,
-    /// The last id handed out per room, kept after the room empties so ids keep increasing
-    /// even when the database cannot be read.
+    /// The last id handed out per live room (and per emptied room while history is
+    /// degraded), so ids keep increasing even when the database cannot be read.
     last_ids: HashMap<String, u64>,
     /// Connections that have not joined yet, with their deadline (in connect order).
     join_deadlines: VecDeque<(Instant, ConnId)>,
@@ -273,11 +273,11 @@ impl Hub {
                 .get(&conn)
                 .and_then(|s| s.flood.muted_for(now));
             if let Some(left) = muted {
-                let secs = left.as_secs().max(1);
+                let left = seconds(Duration::from_secs(left.as_secs_f64().ceil() as u64));
                 self.error(
                     conn,
                     ErrorCode::Muted,
-                    format!("You are muted for flooding; {secs} s left."),
+                    format!("You are muted for flooding; {left} left."),
                 );
                 return;
             }
@@ -323,16 +323,13 @@ impl Hub {
                 .get(&conn)
                 .is_some_and(|s| s.identity.is_none());
             if pending {
-                let secs = self.config.join_timeout.as_secs();
+                let limit = seconds(self.config.join_timeout);
                 self.error(
                     conn,
                     ErrorCode::JoinTimeout,
-                    format!("No join within {secs} s; closing."),
+                    format!("No join within {limit}; closing."),
                 );
-                self.system_to(
-                    conn,
-                    format!("Disconnected: no join within {secs} seconds."),
-                );
+                self.system_to(conn, format!("Disconnected: no join within {limit}."));
                 self.kick(
                     conn,
                     Close {
@@ -460,16 +457,16 @@ impl Hub {
                 false
             }
             Verdict::MutedNow(for_) => {
-                let secs = for_.as_secs();
-                tracing::info!(conn, ip = %session.peer.ip, secs, "muted a flooding client");
+                let span = seconds(for_);
+                tracing::info!(conn, ip = %session.peer.ip, secs = for_.as_secs(), "muted a flooding client");
                 self.error(
                     conn,
                     ErrorCode::Muted,
-                    format!("You are muted for {secs} s for flooding."),
+                    format!("You are muted for {span} for flooding."),
                 );
                 self.system_to(
                     conn,
-                    format!("You are muted for {secs} seconds for sending too fast."),
+                    format!("You are muted for {span} for sending too fast."),
                 );
                 false
             }
@@ -910,6 +907,12 @@ impl Hub {
         }
         if room.members.is_empty() {
             self.rooms.remove(&id.room);
+            // Staged messages were committed before this membership change, so the database
+            // knows the room's last id; keep it in memory only while the database is failing
+            // (otherwise rooms created and abandoned would pile up here forever).
+            if !self.history_degraded {
+                self.last_ids.remove(&id.room);
+            }
             return;
         }
         room.changes.leave(&id.name);
@@ -1118,6 +1121,15 @@ impl Hub {
     /// A `system` line to one session: the only refusal the original client shows.
     fn system_to(&mut self, conn: ConnId, text: String) {
         self.send(conn, &ServerMsg::system(text));
+    }
+}
+
+/// "60 seconds", "1 second", "0.5 seconds".
+fn seconds(d: Duration) -> String {
+    match d.as_millis() {
+        1000 => "1 second".to_owned(),
+        ms if ms % 1000 == 0 => format!("{} seconds", ms / 1000),
+        _ => format!("{} seconds", d.as_secs_f64()),
     }
 }
 

@@ -39,12 +39,26 @@ pub struct TestServer {
 }
 
 pub async fn start_server(opts: ServerOptions) -> TestServer {
+    let history = clicom::server::SqliteHistory::open(&opts.db).unwrap();
+    start_server_with_history(opts, Box::new(history)).await
+}
+
+/// Like [`start_server`], with a history store of the test's choosing.
+pub async fn start_server_with_history(
+    opts: ServerOptions,
+    history: Box<dyn clicom::server::History>,
+) -> TestServer {
     let listener = clicom::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(clicom::server::run(listener, opts, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(clicom::server::run_with_history(
+        listener,
+        opts,
+        history,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     TestServer {
         addr,
         url: format!("ws://{addr}/ws"),

@@ -1,0 +1,936 @@
+//! The app as a pure state machine: messages in, state and effects out, no terminal, no socket.
+
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+use super::*;
+use crate::client::layout::ViewRow;
+
+pub(crate) const URL: &str = "ws://127.0.0.1:10000/ws";
+
+pub(crate) fn init(name: Option<&str>, size: (u16, u16)) -> AppInit {
+    AppInit {
+        settings: Settings::default(),
+        server_label: "local".into(),
+        server_url: URL.into(),
+        name: name.map(str::to_string),
+        color: Some("2".into()),
+        room: "main".into(),
+        stats: Stats::default(),
+        palette: Palette { truecolor: true },
+        size,
+        notices: Vec::new(),
+    }
+}
+
+/// An app for `alice` that has started (and so asked to connect).
+pub(crate) fn started(size: (u16, u16)) -> App {
+    let mut app = App::new(init(Some("alice"), size));
+    app.start();
+    app
+}
+
+/// An app that is connected, welcomed and has had its (empty) history.
+pub(crate) fn joined(size: (u16, u16)) -> App {
+    let mut app = started(size);
+    join(&mut app, &[]);
+    app
+}
+
+pub(crate) fn net(app: &mut App, ev: NetEvent) -> Vec<Effect> {
+    app.update(Msg::Net(ev))
+}
+
+pub(crate) fn server(app: &mut App, msg: ServerMsg) -> Vec<Effect> {
+    net(app, NetEvent::Server(msg))
+}
+
+/// Connected + welcome + history: what the server does on every (re)join.
+pub(crate) fn join(app: &mut App, history: &[ChatMessage]) -> Vec<Effect> {
+    let mut fx = net(app, NetEvent::Connected { url: URL.into() });
+    fx.extend(server(
+        app,
+        ServerMsg::Welcome(Welcome {
+            name: app.name.clone(),
+            color: app.color.clone(),
+            room: app.room.clone(),
+            max_text: Some(2000),
+        }),
+    ));
+    fx.extend(server(
+        app,
+        ServerMsg::History {
+            room: app.room.clone(),
+            messages: history.to_vec(),
+        },
+    ));
+    fx
+}
+
+pub(crate) fn chat(id: u64, name: &str, text: &str) -> ChatMessage {
+    ChatMessage {
+        name: name.into(),
+        color: "3".into(),
+        text: text.into(),
+        id: Some(id),
+        ts: Some(crate::protocol::now_ms()),
+        room: Some("main".into()),
+        action: false,
+    }
+}
+
+pub(crate) fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+pub(crate) fn ctrl(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )))
+}
+
+pub(crate) fn type_line(app: &mut App, text: &str) -> Vec<Effect> {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+    key(app, KeyCode::Enter)
+}
+
+pub(crate) fn click(app: &mut App, column: u16, row: u16) -> Vec<Effect> {
+    app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }))
+}
+
+fn sent(fx: &[Effect]) -> Vec<ClientMsg> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Net(NetCmd::Send(m)) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent_texts(fx: &[Effect]) -> Vec<String> {
+    sent(fx)
+        .into_iter()
+        .filter_map(|m| match m {
+            ClientMsg::Message { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+fn opened(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::OpenUrl { url, .. } => Some(url.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The pane's entries as text, for assertions.
+pub(crate) fn entry_texts(app: &App) -> Vec<String> {
+    app.pane
+        .entries()
+        .map(|e| match &e.kind {
+            EntryKind::Chat { name, text, .. } => format!("{name}: {text}"),
+            EntryKind::Dm { from, to, text, .. } => format!("{from}->{to}: {text}"),
+            EntryKind::System(t) => format!("system: {t}"),
+            EntryKind::Info(t) => format!("info: {t}"),
+            EntryKind::Error(t) => format!("error: {t}"),
+            EntryKind::Separator(t) => format!("sep: {t}"),
+            EntryKind::Banner(_) => "banner".into(),
+            EntryKind::Pending { text, .. } => format!("pending: {text}"),
+        })
+        .collect()
+}
+
+fn chats(app: &App) -> Vec<String> {
+    app.pane
+        .entries()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Chat { name, text, .. } => Some(format!("{name}: {text}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn start_connects_with_the_identity() {
+    let mut app = App::new(init(Some("alice"), (80, 24)));
+    let fx = app.start();
+    assert!(fx.iter().any(|e| matches!(e,
+        Effect::Connect { url, identity } if url == URL && identity.name == "alice" && identity.room == "main")));
+    assert_eq!(app.conn, ConnState::Connecting { attempt: 1 });
+}
+
+#[test]
+fn a_message_is_pending_until_the_server_echoes_it() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "hello");
+    assert_eq!(sent_texts(&fx), ["hello"]);
+    assert_eq!(app.outbox.len(), 1, "shown as pending until confirmed");
+    assert_eq!(app.pane.pending().len(), 1);
+    server(&mut app, ServerMsg::Message(chat(1, "alice", "hello")));
+    assert!(app.outbox.is_empty());
+    assert!(app.pane.pending().is_empty());
+    assert_eq!(chats(&app), ["alice: hello"]);
+    assert_eq!(app.stats.sent, 1);
+}
+
+#[test]
+fn offline_messages_wait_and_go_out_once_after_the_history() {
+    let mut app = joined((80, 24));
+    // "a" is sent, then the connection drops before the echo.
+    assert_eq!(sent_texts(&type_line(&mut app, "a")), ["a"]);
+    let retry_at = Instant::now() + Duration::from_secs(5);
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "connection reset".into(),
+            retry_at: Some(retry_at),
+            attempt: 2,
+        },
+    );
+    assert_eq!(app.outbox.pending_count(), 1);
+    // "b" is typed offline: nothing goes out.
+    assert!(sent(&type_line(&mut app, "b")).is_empty());
+    assert_eq!(app.outbox.pending_count(), 2);
+    // Reconnected: welcome, then the history, which shows "a" did reach the server.
+    let mut fx = net(&mut app, NetEvent::Connected { url: URL.into() });
+    fx.extend(server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    ));
+    assert!(sent(&fx).is_empty(), "nothing is sent before the history");
+    let fx = server(
+        &mut app,
+        ServerMsg::History {
+            room: "main".into(),
+            messages: vec![chat(7, "alice", "a")],
+        },
+    );
+    assert_eq!(sent_texts(&fx), ["b"], "a was delivered; only b goes out");
+    server(&mut app, ServerMsg::Message(chat(8, "alice", "b")));
+    assert!(app.outbox.is_empty());
+    assert_eq!(chats(&app), ["alice: a", "alice: b"]);
+}
+
+#[test]
+fn history_after_a_reconnect_adds_only_what_was_missed() {
+    let mut app = started((80, 24));
+    join(&mut app, &[chat(1, "bob", "one"), chat(2, "bob", "two")]);
+    server(&mut app, ServerMsg::Message(chat(3, "bob", "three")));
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "gone".into(),
+            retry_at: Some(Instant::now()),
+            attempt: 1,
+        },
+    );
+    join(
+        &mut app,
+        &[
+            chat(2, "bob", "two"),
+            chat(3, "bob", "three"),
+            chat(4, "carol", "missed"),
+        ],
+    );
+    assert_eq!(
+        chats(&app),
+        ["bob: one", "bob: two", "bob: three", "carol: missed"]
+    );
+}
+
+#[test]
+fn an_old_server_without_history_still_gets_pending_messages() {
+    let mut app = started((80, 24));
+    type_line(&mut app, "queued");
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    assert!(
+        app.next_deadline().is_some(),
+        "waits for history with a deadline"
+    );
+    let later = Instant::now() + Duration::from_secs(5);
+    let fx = app.update(Msg::Tick(later));
+    assert_eq!(sent_texts(&fx), ["queued"]);
+}
+
+#[test]
+fn not_sent_messages_return_to_the_queue() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "x");
+    let msg = sent(&fx).remove(0);
+    net(&mut app, NetEvent::NotSent(msg));
+    assert_eq!(app.outbox.pending_count(), 1);
+}
+
+#[test]
+fn unknown_commands_are_local_errors_and_never_sent() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "/frobnicate all");
+    assert!(sent(&fx).is_empty());
+    assert!(app.outbox.is_empty());
+    let last = entry_texts(&app).pop().unwrap();
+    assert!(
+        last.starts_with("error: unknown command /frobnicate"),
+        "{last}"
+    );
+}
+
+#[test]
+fn commands_map_to_protocol_messages() {
+    let mut app = joined((80, 24));
+    assert_eq!(sent(&type_line(&mut app, "/who")), [ClientMsg::Who]);
+    assert_eq!(sent(&type_line(&mut app, "/list")), [ClientMsg::Who]);
+    assert_eq!(sent(&type_line(&mut app, "/rooms")), [ClientMsg::Rooms]);
+    assert_eq!(
+        sent(&type_line(&mut app, "/join Rust")),
+        [ClientMsg::JoinRoom {
+            room: "rust".into()
+        }]
+    );
+    assert_eq!(
+        sent(&type_line(&mut app, "/me waves")),
+        [ClientMsg::Me {
+            text: "waves".into()
+        }]
+    );
+    assert_eq!(
+        sent(&type_line(&mut app, "/msg bob psst")),
+        [ClientMsg::Dm {
+            to: "bob".into(),
+            text: "psst".into()
+        }]
+    );
+    let fx = type_line(&mut app, "/reconnect");
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Net(NetCmd::ReconnectNow)))
+    );
+    let fx = type_line(&mut app, "/quit");
+    assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
+    assert!(app.is_quitting());
+}
+
+#[test]
+fn nick_is_saved_once_the_server_confirms_it() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "/nick Ally");
+    assert_eq!(
+        sent(&fx),
+        [ClientMsg::Nick {
+            name: "Ally".into()
+        }]
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SaveSetting(_))));
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "Ally".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Name(n)) if n == "Ally"))
+    );
+    assert_eq!(app.name, "Ally");
+}
+
+#[test]
+fn nick_and_color_offline_are_saved_and_used_for_the_next_join() {
+    let mut app = started((80, 24));
+    let fx = type_line(&mut app, "/nick Zed");
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Net(NetCmd::SetIdentity(i)) if i.name == "Zed"))
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Name(n)) if n == "Zed"))
+    );
+    let fx = type_line(&mut app, "/color #FF6600");
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Color(c)) if c == "#ff6600"))
+    );
+    assert_eq!(app.identity().color, "#ff6600");
+}
+
+#[test]
+fn color_change_online_is_sent_and_saved_on_welcome() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "/color 5");
+    assert_eq!(sent(&fx), [ClientMsg::Color { color: "5".into() }]);
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice".into(),
+            color: "5".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Color(c)) if c == "5"))
+    );
+}
+
+#[test]
+fn server_switch_separates_and_forgets_the_user_list() {
+    let mut app = joined((80, 24));
+    server(
+        &mut app,
+        ServerMsg::ActiveUsers {
+            users: vec!["alice".into(), "bob".into()],
+            room: None,
+        },
+    );
+    let fx = type_line(&mut app, "/server 127.0.0.1:4000");
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Net(NetCmd::SwitchServer(u)) if u == "ws://127.0.0.1:4000/ws")
+    ));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::SaveSetting(SettingChange::Server(s)) if s == "127.0.0.1:4000")
+    ));
+    assert!(app.users.is_empty());
+    assert_eq!(
+        entry_texts(&app).last().unwrap(),
+        "sep: ws://127.0.0.1:4000/ws"
+    );
+    let fx = type_line(&mut app, "/server nowhere-alias");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Net(_))));
+    assert!(entry_texts(&app).last().unwrap().starts_with("error: "));
+}
+
+#[test]
+fn countdown_ticks_and_ctrl_r_skips_the_wait() {
+    let mut app = joined((80, 24));
+    let now = Instant::now();
+    app.update(Msg::Tick(now));
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "refused".into(),
+            retry_at: Some(now + Duration::from_millis(4500)),
+            attempt: 3,
+        },
+    );
+    app.update(Msg::Tick(now));
+    let deadline = app.next_deadline().unwrap();
+    assert_eq!(deadline, now + Duration::from_millis(500));
+    let fx = ctrl(&mut app, 'r');
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Net(NetCmd::ReconnectNow)))
+    );
+    // One disconnect line, however many retries fail.
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "refused".into(),
+            retry_at: Some(now + Duration::from_secs(9)),
+            attempt: 4,
+        },
+    );
+    let downs = entry_texts(&app)
+        .iter()
+        .filter(|t| t.starts_with("error: Disconnected"))
+        .count();
+    assert_eq!(downs, 1);
+}
+
+#[test]
+fn remote_text_is_sanitised_before_it_reaches_the_pane() {
+    let mut app = joined((80, 24));
+    server(
+        &mut app,
+        ServerMsg::Message(chat(1, "ev\u{1b}]0;x\u{7}il", "a\u{1b}[2Jb\u{202e}c\r\nd")),
+    );
+    server(&mut app, ServerMsg::system("sys\u{9b}31m"));
+    server(
+        &mut app,
+        ServerMsg::ActiveUsers {
+            users: vec!["x\u{1b}[5m".into()],
+            room: None,
+        },
+    );
+    for t in entry_texts(&app) {
+        assert!(
+            !t.chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{t:?}"
+        );
+    }
+    assert!(!app.users[0].contains('\u{1b}'));
+}
+
+#[test]
+fn mentions_are_flagged_and_ring_the_bell_when_enabled() {
+    let mut init = init(Some("alice"), (80, 24));
+    init.settings.bell_on_mention = true;
+    let mut app = App::new(init);
+    app.start();
+    join(&mut app, &[]);
+    let fx = server(
+        &mut app,
+        ServerMsg::Message(chat(1, "bob", "hey Alice, look")),
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Bell)));
+    let fx = server(
+        &mut app,
+        ServerMsg::Message(chat(2, "bob", "malice aforethought")),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Bell)));
+    let flags: Vec<bool> = app
+        .pane
+        .entries()
+        .filter_map(|e| match e.kind {
+            EntryKind::Chat { mention, .. } => Some(mention),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags, [true, false]);
+    assert!(mentions("@alice!", "alice"));
+    assert!(!mentions("alice_b", "alice"));
+}
+
+#[test]
+fn unread_counts_and_title_while_scrolled_up() {
+    let mut app = joined((80, 24));
+    for i in 0..40 {
+        server(
+            &mut app,
+            ServerMsg::Message(chat(i, "bob", &format!("m{i}"))),
+        );
+    }
+    key(&mut app, KeyCode::PageUp);
+    assert!(app.is_away());
+    let fx = server(&mut app, ServerMsg::Message(chat(50, "bob", "hi alice")));
+    server(&mut app, ServerMsg::Message(chat(51, "bob", "another")));
+    assert_eq!((app.unread, app.mentions), (2, 1));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SetTitle(t) if t == "(1) Clicom — #main"))
+    );
+    assert!(
+        app.pane.ruler().is_some(),
+        "the ruler marks the first unseen"
+    );
+    let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::CONTROL)));
+    assert_eq!(app.unread, 0);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SetTitle(t) if t == "Clicom — #main"))
+    );
+}
+
+#[test]
+fn tab_completes_nicknames_from_the_user_list_and_commands() {
+    let mut app = joined((80, 24));
+    server(
+        &mut app,
+        ServerMsg::ActiveUsers {
+            users: vec!["alice".into(), "Bobby".into(), "bob".into()],
+            room: None,
+        },
+    );
+    for c in "bo".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.editor.text(), "bob: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.editor.text(), "Bobby: ");
+    ctrl(&mut app, 'u');
+    for c in "/rec".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.editor.text(), "/reconnect ");
+}
+
+#[test]
+fn multi_line_paste_asks_first() {
+    let mut app = joined((80, 24));
+    app.update(Msg::Paste("one\r\ntwo\rthree\n".into()));
+    assert!(matches!(&app.mode, Mode::Paste { lines } if lines.len() == 3));
+    let fx = key(&mut app, KeyCode::Char('l'));
+    assert_eq!(sent_texts(&fx), ["one", "two", "three"]);
+    app.update(Msg::Paste("x\ny".into()));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(sent_texts(&fx), ["x\ny"]);
+    app.update(Msg::Paste("p\nq".into()));
+    let fx = key(&mut app, KeyCode::Esc);
+    assert!(sent(&fx).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(Msg::Paste("single\tline".into()));
+    assert_eq!(app.editor.text(), "single line");
+}
+
+#[test]
+fn a_refused_message_comes_back_to_the_input_history() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "way too long");
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::TooLong, "message too long"),
+    );
+    assert!(app.outbox.is_empty());
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.editor.text(), "way too long");
+    assert!(entry_texts(&app).last().unwrap().contains("not sent"));
+}
+
+#[test]
+fn welcome_sets_the_length_limit() {
+    let app = joined((80, 24));
+    assert_eq!(app.max_text, Some(2000));
+}
+
+fn link_app(width: u16) -> App {
+    let mut app = joined((width, 24));
+    server(
+        &mut app,
+        ServerMsg::Message(chat(
+            1,
+            "bob",
+            "read https://example.com/a/rather/long/path/to/some/page.html please",
+        )),
+    );
+    server(&mut app, ServerMsg::Message(chat(2, "bob", "bye")));
+    app
+}
+
+/// Every screen cell whose click opens something, found by clicking them all.
+fn clickable_cells(app: &mut App) -> Vec<(u16, u16, String)> {
+    let r = ui::regions(app.area);
+    let mut hits = Vec::new();
+    for y in r.pane.top()..r.pane.bottom() {
+        for x in r.pane.left()..r.pane.right() {
+            for url in opened(&click(app, x, y)) {
+                hits.push((x, y, url));
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn clicking_any_cell_of_a_wrapped_link_opens_it_at_several_widths() {
+    const URL_TEXT: &str = "https://example.com/a/rather/long/path/to/some/page.html";
+    for width in [24u16, 37, 59, 100] {
+        let mut app = link_app(width);
+        let hits = clickable_cells(&mut app);
+        assert_eq!(hits.len(), URL_TEXT.len(), "width {width}");
+        assert!(hits.iter().all(|(_, _, u)| u == URL_TEXT));
+        let rows: std::collections::BTreeSet<u16> = hits.iter().map(|h| h.1).collect();
+        if width < 60 {
+            assert!(rows.len() > 1, "wrapped at width {width}");
+        }
+    }
+}
+
+#[test]
+fn clicking_elsewhere_opens_nothing() {
+    let mut app = link_app(80);
+    let r = ui::regions(app.area);
+    assert!(opened(&click(&mut app, r.pane.x, r.pane.bottom() - 1)).is_empty());
+    assert!(opened(&click(&mut app, 0, 0)).is_empty(), "status line");
+}
+
+#[test]
+fn sidebar_click_starts_a_private_message() {
+    let mut app = joined((100, 24));
+    server(
+        &mut app,
+        ServerMsg::ActiveUsers {
+            users: vec!["alice".into(), "bob".into()],
+            room: None,
+        },
+    );
+    let sidebar = ui::regions(app.area).sidebar.unwrap();
+    click(&mut app, sidebar.x + 3, sidebar.y + 2);
+    assert_eq!(app.editor.text(), "/msg bob ");
+}
+
+#[test]
+fn wheel_scrolls_the_pane() {
+    let mut app = joined((80, 24));
+    for i in 0..60 {
+        server(
+            &mut app,
+            ServerMsg::Message(chat(i, "bob", &format!("m{i}"))),
+        );
+    }
+    let pane = ui::regions(app.area).pane;
+    app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: pane.x + 1,
+        row: pane.y + 1,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert!(!app.pane.is_following());
+    for _ in 0..3 {
+        app.update(Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: pane.x + 1,
+            row: pane.y + 1,
+            modifiers: KeyModifiers::NONE,
+        }));
+    }
+    assert!(app.pane.is_following());
+}
+
+#[test]
+fn hint_mode_labels_links_and_opens_the_typed_one() {
+    let mut app = joined((80, 24));
+    server(
+        &mut app,
+        ServerMsg::Message(chat(1, "bob", "a https://one.example b www.two.example")),
+    );
+    ctrl(&mut app, 'o');
+    let Mode::Hints { targets, .. } = &app.mode else {
+        panic!("not in hint mode")
+    };
+    assert_eq!(targets.len(), 2);
+    let fx = key(&mut app, KeyCode::Char('s'));
+    assert_eq!(opened(&fx), ["https://www.two.example"]);
+    assert_eq!(app.mode, Mode::Normal);
+    ctrl(&mut app, 'o');
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn open_command_opens_the_latest_links() {
+    let mut app = joined((80, 24));
+    server(
+        &mut app,
+        ServerMsg::Message(chat(1, "bob", "https://old.example")),
+    );
+    server(
+        &mut app,
+        ServerMsg::Message(chat(2, "bob", "https://new.example")),
+    );
+    assert_eq!(
+        opened(&type_line(&mut app, "/open")),
+        ["https://new.example"]
+    );
+    assert_eq!(
+        opened(&type_line(&mut app, "/open 2")),
+        ["https://old.example"]
+    );
+    assert!(opened(&type_line(&mut app, "/open 3")).is_empty());
+    assert!(entry_texts(&app).last().unwrap().starts_with("error:"));
+}
+
+#[test]
+fn a_failed_opener_shows_an_error_line() {
+    let mut app = joined((80, 24));
+    app.update(Msg::Opened {
+        url: "https://x.example".into(),
+        error: Some("xdg-open failed".into()),
+    });
+    assert!(
+        entry_texts(&app)
+            .last()
+            .unwrap()
+            .contains("could not open https://x.example")
+    );
+}
+
+#[test]
+fn mouse_capture_toggles_with_f2() {
+    let mut app = joined((80, 24));
+    let fx = key(&mut app, KeyCode::F(2));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SetMouseCapture(false)))
+    );
+    assert!(!app.mouse);
+    let fx = key(&mut app, KeyCode::F(2));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SetMouseCapture(true)))
+    );
+}
+
+#[test]
+fn first_run_asks_for_name_and_colour_then_connects() {
+    let mut app = App::new(init(None, (80, 30)));
+    assert!(
+        app.start()
+            .iter()
+            .all(|e| !matches!(e, Effect::Connect { .. }))
+    );
+    assert!(matches!(app.screen, Screen::Setup(_)));
+    for c in "Neo".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('4'));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Name(n)) if n == "Neo"))
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Color(c)) if c == "4"))
+    );
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Connect { identity, .. } if identity.name == "Neo" && identity.color == "4")
+    ));
+    assert!(matches!(app.screen, Screen::Chat));
+}
+
+#[test]
+fn dms_are_distinct_and_confirmed_by_their_echo() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "/msg bob secret");
+    assert_eq!(app.outbox.len(), 1);
+    server(
+        &mut app,
+        ServerMsg::Dm(DirectMessage {
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "secret".into(),
+            color: "2".into(),
+            ts: crate::protocol::now_ms(),
+        }),
+    );
+    assert!(app.outbox.is_empty());
+    assert!(entry_texts(&app).contains(&"alice->bob: secret".to_string()));
+}
+
+#[test]
+fn a_flood_of_history_keeps_the_pane_within_scrollback() {
+    let mut init = init(Some("alice"), (80, 24));
+    init.settings.scrollback = 100;
+    let mut app = App::new(init);
+    app.start();
+    let history: Vec<ChatMessage> = (0..500).map(|i| chat(i, "bob", "x")).collect();
+    join(&mut app, &history);
+    assert_eq!(app.pane.len(), 100);
+    let view = app.pane.view(ui::regions(app.area).pane.height);
+    assert!(
+        view.rows
+            .iter()
+            .all(|r| matches!(r, ViewRow::Line { .. } | ViewRow::Ruler))
+    );
+}
+
+#[test]
+fn a_refused_name_can_be_changed_on_the_open_connection() {
+    let mut app = started((80, 24));
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::NameTaken, "The name alice is taken."),
+    );
+    // Refused: never promoted to joined by the history wait.
+    app.update(Msg::Tick(Instant::now() + Duration::from_secs(10)));
+    assert_eq!(app.conn, ConnState::Connected { joined: false });
+    assert!(sent_texts(&type_line(&mut app, "hello?")).is_empty());
+    let fx = type_line(&mut app, "/nick alice2");
+    assert!(
+        sent(&fx)
+            .iter()
+            .any(|m| matches!(m, ClientMsg::Join { name, .. } if name == "alice2"))
+    );
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice2".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::SaveSetting(SettingChange::Name(n)) if n == "alice2"))
+    );
+    let fx = server(
+        &mut app,
+        ServerMsg::History {
+            room: "main".into(),
+            messages: vec![],
+        },
+    );
+    assert_eq!(sent_texts(&fx), ["hello?"], "the queued message goes out");
+}
+
+#[test]
+fn a_command_line_name_the_server_normalises_is_not_saved() {
+    let mut app = started((80, 24));
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "Alice".into(),
+            color: "2".into(),
+            room: "main".into(),
+            max_text: None,
+        }),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SaveSetting(_))));
+    assert_eq!(app.name, "Alice");
+}
+
+#[test]
+fn our_own_ghost_holding_the_name_is_waited_out() {
+    let mut app = joined((80, 24));
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "reset".into(),
+            retry_at: Some(Instant::now()),
+            attempt: 1,
+        },
+    );
+    net(&mut app, NetEvent::Connected { url: URL.into() });
+    server(
+        &mut app,
+        ServerMsg::error(ErrorCode::NameTaken, "The name alice is taken."),
+    );
+    let at = app.next_deadline().unwrap();
+    let fx = app.update(Msg::Tick(at));
+    assert!(
+        sent(&fx)
+            .iter()
+            .any(|m| matches!(m, ClientMsg::Join { name, .. } if name == "alice")),
+        "joins again by itself"
+    );
+    assert!(
+        !entry_texts(&app)
+            .iter()
+            .any(|t| t.contains("choose another with")),
+        "no error while it is our own ghost"
+    );
+}

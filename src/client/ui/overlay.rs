@@ -1,0 +1,58 @@
+//! Boxes drawn over the message pane: the multi-line paste preview.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+
+use crate::text::sanitize_line;
+
+const BOX: Style = Style::new().fg(Color::White).bg(Color::Indexed(235));
+
+/// The paste guard: what was pasted, and the choices (one message, N lines, edit, cancel).
+pub fn paste_preview(lines: &[String], pane: Rect, buf: &mut Buffer) {
+    let width = pane.width.saturating_sub(4).clamp(10, 72);
+    // Borders, the lines (ten at most), a blank row and the choices.
+    let height = (lines.len().min(10) as u16 + 4).min(pane.height).max(3);
+    let area = Rect::new(
+        pane.x + (pane.width.saturating_sub(width)) / 2,
+        pane.y + (pane.height.saturating_sub(height)) / 2,
+        width.min(pane.width),
+        height,
+    );
+    Clear.render(area, buf);
+    let title = format!(" Paste {} lines? ", lines.len());
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .style(BOX)
+        .border_style(BOX.fg(Color::LightYellow));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let preview_rows = inner.height.saturating_sub(2) as usize;
+    let mut text: Vec<Line<'_>> = lines
+        .iter()
+        .take(preview_rows)
+        .map(|l| Line::raw(sanitize_line(l).into_owned()))
+        .collect();
+    if lines.len() > preview_rows && preview_rows > 0 {
+        text.pop();
+        text.push(Line::styled(
+            format!("… {} more lines", lines.len() - preview_rows + 1),
+            BOX.fg(Color::Gray),
+        ));
+    }
+    while text.len() < preview_rows {
+        text.push(Line::raw(""));
+    }
+    text.push(Line::raw(""));
+    text.push(Line::styled(
+        format!(
+            "Enter: one message · L: {} lines · E: edit · Esc: cancel",
+            lines.len()
+        ),
+        BOX.add_modifier(Modifier::BOLD),
+    ));
+    Paragraph::new(text).style(BOX).render(inner, buf);
+}
