@@ -161,9 +161,24 @@ pub fn validate_name(raw: &str) -> Result<String, NameError> {
 /// The identity under which names collide: case-folded, then reduced to the Unicode confusable
 /// skeleton (UTS #39), so `Alice`, `ALICE` and `Аlice` with a Cyrillic A are one name.
 pub fn name_key(name: &str) -> String {
-    let folded = name.to_lowercase();
+    let folded: String = name.chars().flat_map(fold_case).collect();
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     skeleton.to_lowercase()
+}
+
+/// Lowercase, except Cherokee, which folds to its capitals: those are the letters that look
+/// Latin (`Ꭺ` like `A`), while its small letters look like small capitals and would escape the
+/// skeleton.
+fn fold_case(c: char) -> Vec<char> {
+    if is_cherokee(c) {
+        c.to_uppercase().collect()
+    } else {
+        c.to_lowercase().collect()
+    }
+}
+
+fn is_cherokee(c: char) -> bool {
+    matches!(c, '\u{13A0}'..='\u{13FF}' | '\u{AB70}'..='\u{ABBF}')
 }
 
 /// Why a room name is refused.
@@ -258,6 +273,24 @@ mod tests {
         assert_eq!(name_key("Alice"), name_key("ALICE"));
         assert_eq!(name_key("alice"), name_key("\u{0430}lice"), "Cyrillic a");
         assert_ne!(name_key("alice"), name_key("alicia"));
+    }
+
+    #[test]
+    fn cherokee_lookalikes_share_a_key_in_either_case() {
+        // Lowercasing first turned the Latin-looking capital into a small letter the
+        // confusable skeleton does not map, so "Ꭺlice" could sit beside "Alice".
+        assert_eq!(
+            name_key("Alice"),
+            name_key("\u{13AA}lice"),
+            "Cherokee capital GO"
+        );
+        assert_eq!(
+            name_key("Alice"),
+            name_key("\u{AB7A}lice"),
+            "Cherokee small go"
+        );
+        assert_eq!(name_key("\u{13AA}\u{13B3}"), name_key("\u{AB7A}\u{AB83}"));
+        assert_ne!(name_key("\u{13AA}"), name_key("\u{13AB}"));
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub enum Mode {
 
 /// How long after joining we wait for the server's history before sending pending messages
 /// anyway (an old server sends none).
+/// The message limit assumed until a server's `welcome` says its own (the server's default).
+const DEFAULT_MAX_TEXT: usize = 2000;
 const HISTORY_WAIT: Duration = Duration::from_millis(1500);
 /// Colours remembered for the sidebar at most (then forgotten and relearned).
 const MAX_USER_COLORS: usize = 10_000;
@@ -766,12 +768,40 @@ impl App {
 
     fn submit(&mut self, fx: &mut Vec<Effect>) {
         let line = self.editor.submit();
-        match command::parse(&line) {
+        let parsed = command::parse(&line);
+        let text = match &parsed {
+            Ok(Some(Input::Chat(text) | Input::Command(Command::Me(text)))) => Some(text),
+            Ok(Some(Input::Command(Command::Msg { text, .. }))) => Some(text),
+            _ => None,
+        };
+        if let Some(text) = text
+            && !self.fits(text)
+        {
+            // Refused here, not by the server (which would close the connection for a frame
+            // that large): the line stays in the editor, nothing is lost.
+            self.editor.insert_str(&line);
+            return;
+        }
+        match parsed {
             Ok(None) => {}
             Ok(Some(Input::Chat(text))) => self.send_chat(OutgoingKind::Chat, text, fx),
             Ok(Some(Input::Command(cmd))) => self.run_command(cmd, fx),
             Err(e) => self.error(e.to_string()),
         }
+    }
+
+    /// Whether `text` is within the server's message limit (its `welcome.max_text`, else the
+    /// usual 2000); says why not in the pane.
+    fn fits(&mut self, text: &str) -> bool {
+        let limit = self.max_text.unwrap_or(DEFAULT_MAX_TEXT);
+        let chars = text.chars().count();
+        if chars > limit {
+            self.error(format!(
+                "Message too long: {chars} characters; the server's limit is {limit}. Nothing was sent."
+            ));
+            return false;
+        }
+        true
     }
 
     fn send_chat(&mut self, kind: OutgoingKind, text: String, fx: &mut Vec<Effect>) {
@@ -1115,15 +1145,31 @@ impl App {
         let lines = lines.clone();
         match key.code {
             KeyCode::Enter | KeyCode::Char('o') | KeyCode::Char('1') => {
-                self.mode = Mode::Normal;
                 let prefix = self.editor.submit();
-                let mut text = prefix;
+                let mut text = prefix.clone();
                 text.push_str(&lines.join("\n"));
+                if !self.fits(&text) {
+                    // Still offered: sent line by line, edited, or cancelled.
+                    self.editor.insert_str(&prefix);
+                    return;
+                }
+                self.mode = Mode::Normal;
                 self.send_chat(OutgoingKind::Chat, text, fx);
             }
             KeyCode::Char('l') | KeyCode::Char('n') => {
-                self.mode = Mode::Normal;
                 let prefix = self.editor.submit();
+                let first = lines.first().map(|l| format!("{prefix}{l}"));
+                let longest = first
+                    .iter()
+                    .chain(lines.iter().skip(1))
+                    .max_by_key(|l| l.chars().count())
+                    .cloned()
+                    .unwrap_or_default();
+                if !self.fits(&longest) {
+                    self.editor.insert_str(&prefix);
+                    return;
+                }
+                self.mode = Mode::Normal;
                 for (i, line) in lines.into_iter().enumerate() {
                     let line = if i == 0 {
                         format!("{prefix}{line}")

@@ -202,12 +202,14 @@ pub fn wrap(pieces: &[Piece<'_>], width: u16, indent: u16) -> Vec<Row> {
             .iter()
             .position(|g| g.space || g.newline)
             .map_or(glyphs.len(), |n| i + n);
-        let word_width: u16 = glyphs[i..end].iter().map(|g| g.width).sum();
-        let row_room = width.saturating_sub(indent);
+        // In u32: one word of a huge paste or message can be wider than u16 cells.
+        let word_width: u32 = glyphs[i..end].iter().map(|g| u32::from(g.width)).sum();
+        let row_room = u32::from(width.saturating_sub(indent));
         let starts_row = col == rows.last().map_or(0, |r| r.indent);
-        if col + word_width > width
+        if u32::from(col) + word_width > u32::from(width)
             && !starts_row
-            && (word_width <= row_room || width - col < MIN_ROOM_FOR_BREAKING.min(word_width))
+            && (word_width <= row_room
+                || u32::from(width - col) < u32::from(MIN_ROOM_FOR_BREAKING).min(word_width))
         {
             drop_trailing_spaces(rows.last_mut().expect("current row"), &mut col);
             new_row(&mut rows, &mut col);
@@ -351,6 +353,17 @@ mod tests {
         let rows = wrap(&plain("aaaa bbbb cccc dddd eeee ffff"), 12, 2);
         assert_eq!(texts(&rows), ["aaaa bbbb", "  cccc dddd", "  eeee ffff"]);
         assert!(rows.iter().all(|r| r.width() <= 12));
+    }
+
+    #[test]
+    fn a_word_wider_than_u16_cells_wraps_without_overflow() {
+        // A 10 MB paste or a hostile server's 4 MiB message is one word of millions of cells.
+        let word = "x".repeat(70_000);
+        let text = format!("ab {word}");
+        let rows = wrap(&plain(&text), 100, 0);
+        assert!(rows.iter().all(|r| r.width() <= 100));
+        assert_eq!(rows.len(), 701, "full rows of 100 cells");
+        assert_eq!(rows.iter().map(Row::text).collect::<String>(), text);
     }
 
     #[test]

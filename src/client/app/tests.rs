@@ -936,3 +936,52 @@ fn our_own_ghost_holding_the_name_is_waited_out() {
         "no error while it is our own ghost"
     );
 }
+
+#[test]
+fn a_line_over_the_servers_limit_is_refused_here_and_kept_in_the_editor() {
+    let mut app = joined((80, 24));
+    // A huge single-line paste goes into the editor; Enter must not send it (the server would
+    // close the connection over a frame that size, and the outbox would retry it forever).
+    let huge = "x".repeat(2001);
+    app.update(Msg::Paste(huge.clone()));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(sent(&fx).is_empty(), "nothing is sent");
+    assert_eq!(app.editor.text(), huge, "the line is kept for editing");
+    assert!(app.outbox.iter().next().is_none(), "nothing is pending");
+    let last = entry_texts(&app).pop().unwrap();
+    assert!(
+        last.starts_with("error: Message too long: 2001 characters")
+            && last.contains("limit is 2000"),
+        "{last}"
+    );
+    // The same for /me and /msg, measured on what would be sent.
+    app.editor.set_text(&format!("/me {huge}"));
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    app.editor.set_text(&format!("/msg bob {huge}"));
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    // At the limit it goes.
+    app.editor.set_text(&"y".repeat(2000));
+    assert_eq!(
+        sent_texts(&key(&mut app, KeyCode::Enter)),
+        ["y".repeat(2000)]
+    );
+}
+
+#[test]
+fn an_overlong_multi_line_paste_can_still_be_sent_line_by_line() {
+    let mut app = joined((80, 24));
+    let line = "z".repeat(1500);
+    app.update(Msg::Paste(format!("{line}\n{line}")));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(
+        sent(&fx).is_empty(),
+        "3001 characters as one message is refused"
+    );
+    assert!(
+        matches!(app.mode, Mode::Paste { .. }),
+        "the paste is still offered"
+    );
+    let fx = key(&mut app, KeyCode::Char('l'));
+    assert_eq!(sent_texts(&fx), [line.clone(), line]);
+    assert_eq!(app.mode, Mode::Normal);
+}

@@ -1,0 +1,41 @@
+//! Remote text as the client receives it: after `sanitize_text` (messages) or `sanitize_line`
+//! (names, rooms, status) no control character but '\n' (messages only) and no bidi control is
+//! left, so nothing can start a terminal escape; width and truncation never panic.
+#![no_main]
+
+use clicom::text::{display_width, sanitize_line, sanitize_text, truncate_to_width};
+use libfuzzer_sys::fuzz_target;
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// C0 (but the allowed newline), DEL and C1: whatever starts or steers an escape sequence.
+fn is_forbidden(c: char, newline_ok: bool) -> bool {
+    (c.is_control() && !(newline_ok && c == '\n')) || is_bidi_control(c)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+
+    let message = sanitize_text(&text);
+    if let Some(bad) = message.chars().find(|&c| is_forbidden(c, true)) {
+        panic!("sanitize_text let {bad:?} through: {message:?}");
+    }
+    assert!(!message.contains('\x1b') && !message.contains('\r'));
+    // Sanitising is idempotent: a sanitised text has nothing left to change.
+    assert_eq!(sanitize_text(&message), message);
+
+    let line = sanitize_line(&text);
+    if let Some(bad) = line.chars().find(|&c| is_forbidden(c, false)) {
+        panic!("sanitize_line let {bad:?} through: {line:?}");
+    }
+    assert_eq!(sanitize_line(&line), line);
+
+    let width = display_width(&line);
+    let cut = data.first().map_or(0, |&b| usize::from(b) % 100);
+    let prefix = truncate_to_width(&line, cut);
+    assert!(line.starts_with(prefix));
+    assert!(display_width(prefix) <= cut, "{prefix:?} is wider than {cut}");
+    assert!(display_width(prefix) <= width);
+});
