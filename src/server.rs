@@ -22,6 +22,7 @@ pub mod hub;
 pub mod limits;
 pub mod presence;
 mod room;
+mod socket;
 
 use admission::{AdmissionPolicy, ConnectionTable};
 use connection::ConnectionConfig;
