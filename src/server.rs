@@ -139,6 +139,7 @@ impl ServerOptions {
             },
             join_timeout: self.join_timeout,
             presence_window: self.presence_window,
+            presence_full_room: presence::FULL_ROOM,
             history_on_join: self.history_on_join,
             history_page_max: self.history_page_max.max(1),
         }
