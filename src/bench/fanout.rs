@@ -52,6 +52,11 @@ pub struct FanoutOptions {
     /// Also report this server process's RSS and CPU over the measured phase.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// This many clients (never senders) stop reading when the measured phase starts: a slow
+    /// consumer test. They are left out of the expected deliveries; the report says whether
+    /// the server closed them.
+    #[arg(long, default_value_t = 0)]
+    pub stall: usize,
 }
 
 impl FanoutOptions {
@@ -68,6 +73,7 @@ impl FanoutOptions {
             drain: Duration::from_secs(10),
             quiet: Duration::from_secs(2),
             server_pid: None,
+            stall: 0,
         }
     }
 
@@ -75,6 +81,11 @@ impl FanoutOptions {
         let bad = |m: &str| Err(BenchError::Options(m.into()));
         if self.senders == 0 || self.senders > self.clients {
             return bad("--senders must be between 1 and --clients");
+        }
+        if self.stall > self.clients - self.senders {
+            return bad(
+                "--stall must leave the senders reading (at most --clients minus --senders)",
+            );
         }
         if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000_000.0) {
             return bad("--rate must be a number of messages per second above 0");
@@ -110,7 +121,8 @@ pub struct FanoutReport {
     pub sent: u64,
     /// Messages per second the senders achieved.
     pub send_rate: f64,
-    /// sent × clients: every client, the sender included, should get every message.
+    /// sent × (clients − stalled): every reading client, the sender included, should get every
+    /// message.
     pub expected: u64,
     /// Distinct measured messages received, summed over clients.
     pub received: u64,
@@ -126,8 +138,12 @@ pub struct FanoutReport {
     /// `error` frames received during the run (e.g. rate_limited), and the first one.
     pub server_errors: u64,
     pub first_server_error: Option<String>,
-    /// Clients whose connection closed during the run.
+    /// Reading clients whose connection closed during the run.
     pub disconnected: u64,
+    /// Clients that stopped reading (--stall), and how many of them the server closed by the
+    /// end of the run.
+    pub stalled: usize,
+    pub stalled_closed: u64,
     /// This process's CPU over the measured phase (send + drain).
     pub generator: CpuUse,
     /// The server's RSS and CPU over the measured phase, with --server-pid.
@@ -166,6 +182,12 @@ impl FanoutReport {
             self.reordered
         );
         s += &format!("  latency:    {}\n", self.latency.human());
+        if self.stalled > 0 {
+            s += &format!(
+                "  stalled:    {} client(s) stopped reading; the server closed {} of them\n",
+                self.stalled, self.stalled_closed
+            );
+        }
         if self.server_errors > 0 || self.disconnected > 0 {
             s += &format!(
                 "  problems:   {} server error frame(s){}, {} client(s) disconnected\n",
@@ -300,16 +322,38 @@ impl Tally {
     }
 }
 
+/// How long a stalled client reads through what is buffered for it, after the run, to learn
+/// whether the server closed it.
+const STALL_CHECK: Duration = Duration::from_secs(5);
+
 async fn receive(
     mut stream: SplitStream<Ws>,
     shared: Arc<Shared>,
     shard: usize,
     mut stop: watch::Receiver<bool>,
+    stall: Option<Instant>,
 ) -> Tally {
     let mut tally = Tally {
         tracks: vec![SenderTrack::default(); shared.senders],
         ..Tally::default()
     };
+    if let Some(from) = stall {
+        // Read (and ignore) until the measured phase starts, then stop reading until the end.
+        let reading = async { while let Some(Ok(_)) = stream.next().await {} };
+        let _ = tokio::time::timeout_at(from, reading).await;
+        let _ = stop.changed().await;
+        let closed = tokio::time::timeout(STALL_CHECK, async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await;
+        tally.disconnected = closed.is_ok();
+        return tally;
+    }
     loop {
         tokio::select! {
             frame = stream.next() => match frame {
@@ -420,6 +464,10 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receivers = Vec::with_capacity(opts.clients);
     let mut sinks = Vec::with_capacity(opts.clients);
+    let warmup_start = Instant::now() + Duration::from_millis(20);
+    let measure_start = warmup_start + opts.warmup;
+    // The last clients stall: senders are the first ones.
+    let first_stalled = opts.clients - opts.stall;
     for (i, ws) in crowd.clients.into_iter().enumerate() {
         let (sink, stream) = ws.split();
         sinks.push(sink);
@@ -428,13 +476,12 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
             Arc::clone(&shared),
             i % shard_count,
             stop_rx.clone(),
+            (i >= first_stalled).then_some(measure_start),
         )));
     }
     let mut idle_sinks = sinks.split_off(opts.senders);
 
     let per_sender = opts.rate / opts.senders as f64;
-    let warmup_start = Instant::now() + Duration::from_millis(20);
-    let measure_start = warmup_start + opts.warmup;
     let mut senders = Vec::with_capacity(opts.senders);
     for (k, mut sink) in sinks.into_iter().enumerate() {
         let shared = Arc::clone(&shared);
@@ -495,7 +542,7 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
     let sent = shared.sent.load(Ordering::Relaxed);
     let send_elapsed = measure_began.elapsed();
 
-    let expected = sent * opts.clients as u64;
+    let expected = sent * (opts.clients - opts.stall) as u64;
     let drain_deadline = Instant::now() + opts.drain;
     let (mut seen, mut last_change) = (shared.received(), Instant::now());
     while seen < expected && Instant::now() < drain_deadline && last_change.elapsed() < opts.quiet {
@@ -511,8 +558,14 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
 
     let _ = stop_tx.send(true);
     let mut total = Tally::default();
-    let mut disconnected = 0;
-    for task in receivers {
+    let (mut disconnected, mut stalled_closed) = (0, 0);
+    for (i, task) in receivers.into_iter().enumerate() {
+        if i >= first_stalled {
+            if let Ok(t) = task.await {
+                stalled_closed += u64::from(t.disconnected);
+            }
+            continue;
+        }
         if let Ok(t) = task.await {
             total.received += t.received;
             total.duplicates += t.duplicates;
@@ -563,6 +616,8 @@ pub async fn run(opts: &FanoutOptions) -> Result<FanoutReport, BenchError> {
         server_errors: total.errors,
         first_server_error: total.first_error,
         disconnected,
+        stalled: opts.stall,
+        stalled_closed,
         generator,
         server: server_use(opts.server_pid, server_before, server_after, measured_wall),
     })
