@@ -94,7 +94,8 @@ mod defaults {
     pub const PRESENCE_MS: u64 = 40;
     pub const HISTORY: usize = 50;
     pub const HISTORY_PAGE_MAX: usize = 200;
-    pub const READ_BUFFER: usize = 4 * 1024;
+    /// Chat frames are small; a bigger frame grows the buffer as it arrives.
+    pub const READ_BUFFER: usize = 1024;
 }
 
 impl Default for ServerOptions {

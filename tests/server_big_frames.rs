@@ -148,7 +148,7 @@ async fn a_long_history_arrives_in_fragments_that_make_the_whole_message() {
         frames[1..].iter().all(|f| f.opcode == 0),
         "then continuations"
     );
-    assert!(frames.iter().all(|f| f.payload.len() <= 2048));
+    assert!(frames.iter().all(|f| f.payload.len() <= 1024));
     assert!(
         frames
             .iter()

@@ -160,7 +160,12 @@ async fn serve(
                         drain: false,
                     });
                 };
-                let write = timeout(config.write_timeout, write_batch(ws, frame, frames_rx, config.batch));
+                // Boxed: only a connection that is writing holds this future's state, so an
+                // idle connection's task stays small.
+                let write = Box::pin(timeout(
+                    config.write_timeout,
+                    write_batch(ws, frame, frames_rx, config.batch),
+                ));
                 tokio::select! {
                     written = write => match written {
                         Ok(Ok(())) => {}
@@ -218,7 +223,10 @@ async fn serve(
                 match keepalive.due(Instant::now()) {
                     Due::Wait => {}
                     Due::Ping => {
-                        let ping = timeout(config.write_timeout, ws.send(Message::Ping(Bytes::new())));
+                        let ping = Box::pin(timeout(
+                            config.write_timeout,
+                            ws.send(Message::Ping(Bytes::new())),
+                        ));
                         match ping.await {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return End::PeerGone,

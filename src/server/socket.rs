@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// A WebSocket frame payload larger than this is sent as fragments no larger than this, so that
 /// tungstenite's frame buffer (which keeps the capacity of the largest frame it ever formatted)
 /// stays this small.
-pub(crate) const MAX_FRAGMENT: usize = 2 * 1024;
+pub(crate) const MAX_FRAGMENT: usize = 1024;
 
 /// Splits `text` into pieces of at most `max` bytes, each ending on a character boundary (so
 /// every fragment is valid UTF-8 by itself, kind to clients that decode fragments one by one).
