@@ -23,6 +23,7 @@ pub mod hub;
 pub mod limits;
 pub mod presence;
 mod room;
+mod socket;
 
 use admission::{AdmissionPolicy, ConnectionTable};
 use connection::ConnectionConfig;
@@ -96,7 +97,8 @@ mod defaults {
     pub const PRESENCE_MS: u64 = 40;
     pub const HISTORY: usize = 50;
     pub const HISTORY_PAGE_MAX: usize = 200;
-    pub const READ_BUFFER: usize = 4 * 1024;
+    /// Chat frames are small; a bigger frame grows the buffer as it arrives.
+    pub const READ_BUFFER: usize = 1024;
 }
 
 impl Default for ServerOptions {
@@ -142,6 +144,7 @@ impl ServerOptions {
             },
             join_timeout: self.join_timeout,
             presence_window: self.presence_window,
+            presence_full_room: presence::FULL_ROOM,
             history_on_join: self.history_on_join,
             history_page_max: self.history_page_max.max(1),
         }

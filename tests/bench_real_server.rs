@@ -50,6 +50,49 @@ async fn a_wrong_path_is_reported_as_the_http_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_client_is_closed_by_the_server_and_the_others_lose_nothing() {
+    // A short queue, so that the stalled client's place is given up soon after the socket
+    // buffers between it and the server are full.
+    let server = start_server(ServerOptions {
+        outbound_queue: 256,
+        ..options()
+    })
+    .await;
+    let mut opts = FanoutOptions::new(&server.url, 4);
+    opts.stall = 1;
+    // ~10 MB in all: more than the kernel buffers between the server and a client hold.
+    opts.rate = 1000.0;
+    opts.size = 1900;
+    opts.duration = Duration::from_secs(5);
+    opts.drain = Duration::from_secs(20);
+    opts.quiet = Duration::from_secs(3);
+    let report = bench::fanout::run(&opts).await.unwrap();
+    assert!(report.sent > 0);
+    assert_eq!(
+        report.expected,
+        report.sent * 3,
+        "the stalled one is not expected to read"
+    );
+    assert_eq!((report.lost, report.duplicates), (0, 0), "{report:?}");
+    assert_eq!(report.disconnected, 0, "only the stalled client goes");
+    assert_eq!(
+        (report.stalled, report.stalled_disconnected),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(report.human().contains("stopped reading"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn stalling_every_sender_is_refused() {
+    let mut opts = FanoutOptions::new("ws://127.0.0.1:9/ws", 2);
+    opts.senders = 2;
+    opts.stall = 1;
+    assert!(bench::fanout::run(&opts).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_real_server_shows_up_as_server_errors_and_loss() {
     let server = start_server(ServerOptions {
         msg_rate: 2.0,

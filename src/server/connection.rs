@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
-use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::http::Socket;
 use super::hub::{Close, ConnId, ConnectionHandle, Frame, HubCmd, Peer, close_code};
+use super::socket::{MAX_FRAGMENT, fragments};
 use crate::protocol::{ClientMsg, ErrorCode, ServerMsg};
 
 /// The per-connection knobs (shared by all connections).
@@ -52,7 +55,7 @@ pub(super) enum End {
 
 /// Runs one connection until it ends, then tells the hub.
 pub(crate) async fn run(
-    mut ws: WebSocket,
+    mut ws: Socket,
     conn: ConnId,
     peer: Peer,
     hub_tx: mpsc::Sender<HubCmd>,
@@ -115,7 +118,7 @@ pub(crate) async fn run(
             tracing::info!(conn, %ip, code, reason, "closing a connection that broke the rules");
             let mut goodbye = Vec::new();
             if let Some(error) = error {
-                goodbye.push(Message::Text(Utf8Bytes::from(error.encode())));
+                goodbye.push(Message::text(error.encode()));
             }
             goodbye.push(close(code, reason));
             // The socket may hold the rest of a refused frame: say goodbye, do not read on.
@@ -126,7 +129,7 @@ pub(crate) async fn run(
 
 /// The read/write loop.
 async fn serve(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     conn: ConnId,
     hub_tx: &mpsc::Sender<HubCmd>,
     frames_rx: &mut mpsc::Receiver<Frame>,
@@ -157,7 +160,12 @@ async fn serve(
                         drain: false,
                     });
                 };
-                let write = timeout(config.write_timeout, write_batch(ws, frame, frames_rx, config.batch));
+                // Boxed: only a connection that is writing holds this future's state, so an
+                // idle connection's task stays small.
+                let write = Box::pin(timeout(
+                    config.write_timeout,
+                    write_batch(ws, frame, frames_rx, config.batch),
+                ));
                 tokio::select! {
                     written = write => match written {
                         Ok(Ok(())) => {}
@@ -207,13 +215,18 @@ async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     // The library answers the close; the stream ends right after.
                     Some(Ok(Message::Close(_))) => {}
+                    // Raw frames are never yielded by reads.
+                    Some(Ok(Message::Frame(_))) => {}
                 }
             }
             () = &mut ping_timer, if keepalive.enabled() => {
                 match keepalive.due(Instant::now()) {
                     Due::Wait => {}
                     Due::Ping => {
-                        let ping = timeout(config.write_timeout, ws.send(Message::Ping(Bytes::new())));
+                        let ping = Box::pin(timeout(
+                            config.write_timeout,
+                            ws.send(Message::Ping(Bytes::new())),
+                        ));
                         match ping.await {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return End::PeerGone,
@@ -229,24 +242,50 @@ async fn serve(
 }
 
 /// Writes `first` and whatever else is already queued (up to `max` frames), then flushes once:
-/// many frames, one socket write.
+/// many frames, one socket write. The batch's buffer is freed by the flush.
 async fn write_batch(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     first: Frame,
     frames_rx: &mut mpsc::Receiver<Frame>,
     max: usize,
-) -> Result<(), axum::Error> {
-    ws.feed(Message::Text(first)).await?;
-    for _ in 1..max.max(1) {
-        match frames_rx.try_recv() {
-            Ok(frame) => ws.feed(Message::Text(frame)).await?,
-            Err(_) => break,
+) -> Result<(), tungstenite::Error> {
+    ws.get_mut().begin_batch();
+    let written = async {
+        feed_frame(ws, first).await?;
+        for _ in 1..max.max(1) {
+            match frames_rx.try_recv() {
+                Ok(frame) => feed_frame(ws, frame).await?,
+                Err(_) => break,
+            }
         }
+        ws.flush().await
     }
-    ws.flush().await
+    .await;
+    ws.get_mut().end_batch();
+    written
 }
 
-async fn write_all(ws: &mut WebSocket, messages: Vec<Message>) -> Result<(), axum::Error> {
+/// Queues one text frame, as fragments when it is big (see [`MAX_FRAGMENT`]).
+async fn feed_frame(ws: &mut Socket, frame: Frame) -> Result<(), tungstenite::Error> {
+    if frame.len() <= MAX_FRAGMENT {
+        return ws.feed(Message::Text(frame)).await;
+    }
+    let parts = fragments(frame.as_str(), MAX_FRAGMENT);
+    let last = parts.len() - 1;
+    let bytes = Bytes::from(frame);
+    for (i, range) in parts.into_iter().enumerate() {
+        let opcode = if i == 0 { Data::Text } else { Data::Continue };
+        let piece = tungstenite::protocol::frame::Frame::message(
+            bytes.slice(range),
+            OpCode::Data(opcode),
+            i == last,
+        );
+        ws.feed(Message::Frame(piece)).await?;
+    }
+    Ok(())
+}
+
+async fn write_all(ws: &mut Socket, messages: Vec<Message>) -> Result<(), tungstenite::Error> {
     for message in messages {
         ws.feed(message).await?;
     }
@@ -254,7 +293,7 @@ async fn write_all(ws: &mut WebSocket, messages: Vec<Message>) -> Result<(), axu
 }
 
 /// Sends the last frames and the close frame, then waits briefly for the peer's close.
-async fn finish(ws: &mut WebSocket, goodbye: Vec<Message>, write_timeout: Duration) {
+async fn finish(ws: &mut Socket, goodbye: Vec<Message>, write_timeout: Duration) {
     match timeout(write_timeout, write_all(ws, goodbye)).await {
         Ok(Ok(())) => {}
         _ => return,
@@ -267,18 +306,14 @@ async fn finish(ws: &mut WebSocket, goodbye: Vec<Message>, write_timeout: Durati
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
+        code: code.into(),
+        reason: reason.into(),
     }))
 }
 
 /// Maps a read error to how the connection ends.
-pub(super) fn broken(conn: ConnId, error: axum::Error, max_frame_bytes: usize) -> End {
-    let inner = error.into_inner();
-    let Ok(error) = inner.downcast::<tungstenite::Error>() else {
-        return End::PeerGone;
-    };
-    match *error {
+pub(super) fn broken(conn: ConnId, error: tungstenite::Error, max_frame_bytes: usize) -> End {
+    match error {
         tungstenite::Error::Capacity(e) => End::Broken {
             code: close_code::TOO_BIG,
             reason: "frame too large",

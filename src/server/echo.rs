@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio::time::timeout;
 
 use super::connection::{self, ConnectionConfig, End};
+use super::http::Socket;
 use super::hub::ConnId;
 
 /// Silence after which an echo connection is dropped when pings are off.
@@ -17,7 +19,7 @@ const IDLE_WITHOUT_PINGS: Duration = Duration::from_secs(60);
 
 /// Echoes until the peer closes, breaks a rule (answered with the same close codes as `/ws`:
 /// 1009 too big, 1007 invalid UTF-8, 1002 protocol error), or stays silent too long.
-pub(super) async fn run(mut ws: WebSocket, conn: ConnId, config: &ConnectionConfig) {
+pub(super) async fn run(mut ws: Socket, conn: ConnId, config: &ConnectionConfig) {
     let idle = config
         .ping_interval
         .map_or(IDLE_WITHOUT_PINGS, |every| every + config.ping_timeout);
@@ -34,14 +36,16 @@ pub(super) async fn run(mut ws: WebSocket, conn: ConnId, config: &ConnectionConf
             None => return,
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
             // Pings are answered and closes completed by the library; the stream ends after a close.
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => continue,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_))) => {
+                continue;
+            }
             Some(Err(e)) => {
                 if let End::Broken { code, reason, .. } =
                     connection::broken(conn, e, config.max_frame_bytes)
                 {
                     let close = Message::Close(Some(CloseFrame {
-                        code,
-                        reason: Utf8Bytes::from_static(reason),
+                        code: code.into(),
+                        reason: reason.into(),
                     }));
                     let _ = timeout(config.write_timeout, ws.send(close)).await;
                 }

@@ -8,20 +8,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tower::Service;
 
 use super::admission::{ConnectionTable, Slot};
 use super::connection::{self, ConnectionConfig};
 use super::hub::{HubCmd, HubStats, Peer};
+use super::socket::BatchingIo;
 use crate::protocol::{ErrorCode, ServerMsg};
 use crate::text::validate_room;
 
@@ -40,6 +44,9 @@ pub(crate) struct Shared {
     pub conformance_echo: bool,
 }
 
+/// A server WebSocket as the connection task holds it.
+pub(crate) type Socket = WebSocketStream<BatchingIo<TokioIo<hyper::upgrade::Upgraded>>>;
+
 /// Per-TCP-connection facts, attached to each of its requests.
 #[derive(Clone)]
 struct ConnMeta {
@@ -47,9 +54,6 @@ struct ConnMeta {
     /// Held by the WebSocket task after an upgrade, so the place stays taken.
     slot: Arc<Slot>,
 }
-
-/// tungstenite writes to the socket once its buffer passes this; a batch is flushed anyway.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let router = Router::new()
@@ -91,30 +95,21 @@ async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     }))
 }
 
-async fn ws_default(
-    ws: WebSocketUpgrade,
-    State(shared): State<Arc<Shared>>,
-    Extension(meta): Extension<ConnMeta>,
-) -> Response {
-    upgrade(ws, shared, meta, Endpoint::Chat(None))
+async fn ws_default(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    upgrade(req, shared, Endpoint::Chat(None))
 }
 
-async fn ws_echo(
-    ws: WebSocketUpgrade,
-    State(shared): State<Arc<Shared>>,
-    Extension(meta): Extension<ConnMeta>,
-) -> Response {
-    upgrade(ws, shared, meta, Endpoint::Echo)
+async fn ws_echo(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    upgrade(req, shared, Endpoint::Echo)
 }
 
 async fn ws_room(
-    ws: WebSocketUpgrade,
     Path(room): Path<String>,
     State(shared): State<Arc<Shared>>,
-    Extension(meta): Extension<ConnMeta>,
+    req: Request,
 ) -> Response {
     match validate_room(&room) {
-        Ok(room) => upgrade(ws, shared, meta, Endpoint::Chat(Some(room))),
+        Ok(room) => upgrade(req, shared, Endpoint::Chat(Some(room))),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             format!("Invalid room name: {e}.\n"),
@@ -131,46 +126,109 @@ enum Endpoint {
     Echo,
 }
 
-fn upgrade(
-    ws: WebSocketUpgrade,
-    shared: Arc<Shared>,
-    meta: ConnMeta,
-    endpoint: Endpoint,
-) -> Response {
+/// Whether header `name` lists `token` (comma-separated, case-insensitive).
+fn header_has_token(req: &Request, name: header::HeaderName, token: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+fn bad_request(why: &'static str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+}
+
+/// Answers a WebSocket handshake (RFC 6455 §4.2) and starts the connection task on the
+/// upgraded stream. Done here rather than by axum's extractor so that the connection owns a
+/// tokio-tungstenite stream over [`BatchingIo`], whose write memory it can give back.
+fn upgrade(mut req: Request, shared: Arc<Shared>, endpoint: Endpoint) -> Response {
+    if !header_has_token(&req, header::CONNECTION, "upgrade")
+        || !header_has_token(&req, header::UPGRADE, "websocket")
+    {
+        return bad_request("This is a WebSocket endpoint: connect with a WebSocket client.");
+    }
+    if req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [(header::SEC_WEBSOCKET_VERSION, "13")],
+            "Unsupported WebSocket version; this server speaks version 13.\n",
+        )
+            .into_response();
+    }
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return bad_request("The WebSocket handshake lacks Sec-WebSocket-Key.");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let Some(meta) = req.extensions().get::<ConnMeta>().cloned() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no connection data\n").into_response();
+    };
+    let Some(on_upgrade) = req.extensions_mut().remove::<OnUpgrade>() else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "This connection cannot be upgraded to a WebSocket.\n",
+        )
+            .into_response();
+    };
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    ws.read_buffer_size(shared.read_buffer_bytes)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_frame_size(shared.max_frame_bytes)
-        .max_message_size(shared.max_frame_bytes)
-        .on_failed_upgrade(move |e| tracing::debug!(conn, error = %e, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| async move {
-            let ConnMeta { peer, slot } = meta;
-            match endpoint {
-                _ if slot.is_refusal() => refuse(socket, shared.max_per_ip).await,
-                Endpoint::Echo => super::echo::run(socket, conn, &shared.connection).await,
-                Endpoint::Chat(room) => {
-                    let peer = Peer {
-                        ip: peer.ip(),
-                        room,
-                    };
-                    connection::run(
-                        socket,
-                        conn,
-                        peer,
-                        shared.hub_tx.clone(),
-                        &shared.connection,
-                    )
-                    .await;
-                }
+    let config = WebSocketConfig::default()
+        .read_buffer_size(shared.read_buffer_bytes)
+        // Every frame goes straight to `BatchingIo`, which does the batching.
+        .write_buffer_size(0)
+        .max_frame_size(Some(shared.max_frame_bytes))
+        .max_message_size(Some(shared.max_frame_bytes));
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(conn, error = %e, "WebSocket upgrade failed");
+                return;
             }
-            drop(slot);
-        })
+        };
+        let io = BatchingIo::new(TokioIo::new(upgraded));
+        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+        let ConnMeta { peer, slot } = meta;
+        match endpoint {
+            _ if slot.is_refusal() => refuse(socket, shared.max_per_ip).await,
+            Endpoint::Echo => super::echo::run(socket, conn, &shared.connection).await,
+            Endpoint::Chat(room) => {
+                let peer = Peer {
+                    ip: peer.ip(),
+                    room,
+                };
+                connection::run(
+                    socket,
+                    conn,
+                    peer,
+                    shared.hub_tx.clone(),
+                    &shared.connection,
+                )
+                .await;
+            }
+        }
+        drop(slot);
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, "upgrade"),
+            (header::UPGRADE, "websocket"),
+        ],
+        [(header::SEC_WEBSOCKET_ACCEPT, accept)],
+    )
+        .into_response()
 }
 
 /// Tells a connection over its address's limit why it is closed, in words old clients show.
-async fn refuse(mut socket: WebSocket, limit: usize) {
-    use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+async fn refuse(mut socket: Socket, limit: usize) {
     use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
     let text = format!("Too many connections from your address (the limit is {limit}).");
     let frames = [
         ServerMsg::error(ErrorCode::TooManyConnections, text.clone()),
@@ -178,14 +236,12 @@ async fn refuse(mut socket: WebSocket, limit: usize) {
     ];
     let goodbye = async {
         for frame in frames {
-            socket
-                .feed(Message::Text(Utf8Bytes::from(frame.encode())))
-                .await?;
+            socket.feed(Message::text(frame.encode())).await?;
         }
         socket
             .feed(Message::Close(Some(CloseFrame {
-                code: super::hub::close_code::POLICY,
-                reason: Utf8Bytes::from_static("too many connections"),
+                code: super::hub::close_code::POLICY.into(),
+                reason: "too many connections".into(),
             })))
             .await?;
         socket.flush().await

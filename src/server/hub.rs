@@ -8,17 +8,18 @@
 //! presence ([`PresenceChanges`]) and storage ([`History`]) sit behind small seams so that a
 //! multi-process relay can be added at `Outgoing::Room` without reworking the rules here.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::history::History;
 use super::limits::{FloodGuard, FloodPolicy, Verdict};
+use super::presence;
 use super::room::{Member, Room};
 use crate::protocol::{
     ChatMessage, ClientMsg, Color, DEFAULT_ROOM, DirectMessage, ErrorCode, RoomInfo, ServerMsg,
@@ -103,6 +104,9 @@ pub struct HubConfig {
     pub join_timeout: Duration,
     /// How long presence changes of a room are gathered before they are announced.
     pub presence_window: Duration,
+    /// Rooms larger than this gather presence longer (see [`super::presence::window`]) and
+    /// send their user list only when the window ends.
+    pub presence_full_room: usize,
     /// Messages sent in `history` after a join or room switch.
     pub history_on_join: usize,
     /// The most messages one `history` request returns.
@@ -116,6 +120,7 @@ impl Default for HubConfig {
             flood: FloodPolicy::default(),
             join_timeout: Duration::from_secs(30),
             presence_window: Duration::from_millis(40),
+            presence_full_room: super::presence::FULL_ROOM,
             history_on_join: 50,
             history_page_max: 200,
         }
@@ -172,8 +177,9 @@ pub struct Hub {
     last_ids: HashMap<String, u64>,
     /// Connections that have not joined yet, with their deadline (in connect order).
     join_deadlines: VecDeque<(Instant, ConnId)>,
-    /// Rooms with unannounced presence changes, with when to announce them.
-    presence_due: VecDeque<(Instant, String)>,
+    /// Rooms with unannounced presence changes, by when to announce them (windows differ by
+    /// room size, so this is ordered by time, not by arrival).
+    presence_due: BTreeSet<(Instant, String)>,
     out: Vec<Outgoing>,
     /// Connections the hub has let go of: they still receive what was staged for them, then
     /// their close at the end of the flush.
@@ -194,7 +200,7 @@ impl Hub {
             rooms: BTreeMap::new(),
             last_ids: HashMap::new(),
             join_deadlines: VecDeque::new(),
-            presence_due: VecDeque::new(),
+            presence_due: BTreeSet::new(),
             out: Vec::new(),
             closing: Vec::new(),
             unsaved: Vec::new(),
@@ -304,7 +310,7 @@ impl Hub {
     /// When [`Hub::tick`] next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         let joins = self.join_deadlines.front().map(|(t, _)| *t);
-        let presence = self.presence_due.front().map(|(t, _)| *t);
+        let presence = self.presence_due.first().map(|(t, _)| *t);
         match (joins, presence) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -341,21 +347,21 @@ impl Hub {
                 );
             }
         }
-        while let Some((due, _)) = self.presence_due.front() {
+        while let Some((due, _)) = self.presence_due.first() {
             if *due > now {
                 break;
             }
-            let Some((_, room)) = self.presence_due.pop_front() else {
+            let Some((_, room)) = self.presence_due.pop_first() else {
                 break;
             };
             // A room announced early (before a message) and dirtied again has a later entry.
             let ripe = self
                 .rooms
                 .get(&room)
-                .and_then(|r| r.dirty_since)
-                .is_some_and(|since| since + self.config.presence_window <= now);
+                .and_then(|r| r.announce_at)
+                .is_some_and(|at| at <= now);
             if ripe {
-                self.announce_presence(&room);
+                self.announce_presence(&room, true);
             }
         }
     }
@@ -923,34 +929,53 @@ impl Hub {
         if let Some(room) = self.rooms.get_mut(room_name)
             && room.dirty_since.is_none()
         {
+            let at = now
+                + presence::window(
+                    self.config.presence_window,
+                    room.members.len(),
+                    self.config.presence_full_room,
+                );
             room.dirty_since = Some(now);
-            self.presence_due
-                .push_back((now + self.config.presence_window, room_name.to_owned()));
+            room.announce_at = Some(at);
+            self.presence_due.insert((at, room_name.to_owned()));
         }
     }
 
-    /// Stages the room's pending presence: one `system` line and one `active_users`.
-    fn announce_presence(&mut self, room_name: &str) {
+    /// Stages the room's pending presence: one `system` line and one `active_users`. In a room
+    /// larger than `presence_full_room`, `with_list: false` (an announcement brought forward by
+    /// a message) stages only the `system` line; the list follows when the window ends.
+    fn announce_presence(&mut self, room_name: &str, with_list: bool) {
+        let full_room = self.config.presence_full_room;
         let Some(room) = self.rooms.get_mut(room_name) else {
             return;
         };
-        room.dirty_since = None;
+        let with_list = with_list || room.members.len() <= full_room;
         let changes = std::mem::take(&mut room.changes);
-        let Some(text) = changes.announcement(room.members.len()) else {
-            return;
-        };
-        let room = &self.rooms[room_name];
-        let users = self.member_names(room);
-        let system = encode(&ServerMsg::System {
-            text,
-            room: Some(room_name.to_owned()),
-        });
-        let active = encode(&ServerMsg::ActiveUsers {
-            users,
-            room: Some(room_name.to_owned()),
-        });
-        self.out.push(Outgoing::Room(room_name.to_owned(), system));
-        self.out.push(Outgoing::Room(room_name.to_owned(), active));
+        let text = changes.announcement(room.members.len());
+        if text.is_some() {
+            room.list_stale = true;
+        }
+        let list = with_list && room.list_stale;
+        if with_list {
+            room.dirty_since = None;
+            room.announce_at = None;
+            room.list_stale = false;
+        }
+        if let Some(text) = text {
+            let system = encode(&ServerMsg::System {
+                text,
+                room: Some(room_name.to_owned()),
+            });
+            self.out.push(Outgoing::Room(room_name.to_owned(), system));
+        }
+        if list {
+            let users = self.member_names(&self.rooms[room_name]);
+            let active = encode(&ServerMsg::ActiveUsers {
+                users,
+                room: Some(room_name.to_owned()),
+            });
+            self.out.push(Outgoing::Room(room_name.to_owned(), active));
+        }
     }
 
     /// Stages a room event, announcing pending presence first so that nobody hears from a
@@ -961,7 +986,7 @@ impl Hub {
             .get(room_name)
             .is_some_and(|r| r.dirty_since.is_some())
         {
-            self.announce_presence(room_name);
+            self.announce_presence(room_name, false);
         }
         self.out.push(Outgoing::Room(room_name.to_owned(), frame));
     }

@@ -2,6 +2,27 @@
 //! announces them. Coalescing joins, leaves and renames this way is what keeps a join storm of
 //! N clients at O(N) frames; a single change keeps the original server's exact wording.
 
+use std::time::Duration;
+
+/// Rooms up to this size announce presence at the configured window.
+pub const FULL_ROOM: usize = 1000;
+
+/// The longest a room gathers presence changes.
+pub const MAX_WINDOW: Duration = Duration::from_secs(5);
+
+/// How long a room of `members` gathers presence changes before announcing them. Every
+/// announcement sends the whole user list to every member, O(members²) bytes, so beyond
+/// `full_room` members the window grows with the square of the size (capped at
+/// [`MAX_WINDOW`]): a big room's presence traffic stays near a `full_room`-member room's.
+pub fn window(base: Duration, members: usize, full_room: usize) -> Duration {
+    let full_room = full_room.max(1);
+    if members <= full_room {
+        return base;
+    }
+    let scale = (members as f64 / full_room as f64).powi(2);
+    base.mul_f64(scale).min(MAX_WINDOW.max(base))
+}
+
 /// Joins, leaves and renames not yet announced, in the order they first happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PresenceChanges {
@@ -99,6 +120,17 @@ fn name_list(names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_rooms_gather_presence_longer() {
+        let base = Duration::from_millis(40);
+        assert_eq!(window(base, 1, 1000), base);
+        assert_eq!(window(base, 1000, 1000), base);
+        assert_eq!(window(base, 2000, 1000), base * 4);
+        assert_eq!(window(base, 10_000, 1000), Duration::from_secs(4));
+        assert_eq!(window(base, 100_000, 1000), MAX_WINDOW);
+        assert_eq!(window(Duration::ZERO, 5000, 1000), Duration::ZERO);
+    }
 
     #[test]
     fn a_single_change_keeps_the_original_wording() {

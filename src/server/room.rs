@@ -26,6 +26,10 @@ pub(crate) struct Room {
     pub changes: PresenceChanges,
     /// When the room first had unannounced changes; `None` when it has none.
     pub dirty_since: Option<Instant>,
+    /// When the pending changes are due to be announced; `None` when none are pending.
+    pub announce_at: Option<Instant>,
+    /// The members changed since the last `active_users` (its `system` line may already be out).
+    pub list_stale: bool,
     /// The newest messages, oldest first, at most `capacity`.
     recent: VecDeque<ChatMessage>,
     capacity: usize,
@@ -44,6 +48,8 @@ impl Room {
             members: Vec::new(),
             changes: PresenceChanges::default(),
             dirty_since: None,
+            announce_at: None,
+            list_stale: false,
             recent,
             capacity,
             history_frame: None,

@@ -81,6 +81,7 @@ fn config() -> HubConfig {
         },
         join_timeout: Duration::from_secs(30),
         presence_window: WINDOW,
+        presence_full_room: 1000,
         history_on_join: 5,
         history_page_max: 10,
     }
@@ -685,6 +686,88 @@ fn presence_is_announced_before_a_message_from_the_joiner() {
     assert_eq!(kinds, ["system", "active_users", "message"]);
     f.settle();
     assert!(f.frames(1).is_empty(), "nothing left to announce");
+}
+
+fn kinds(frames: &[ServerMsg]) -> Vec<&'static str> {
+    frames
+        .iter()
+        .map(|m| match m {
+            ServerMsg::System { .. } => "system",
+            ServerMsg::ActiveUsers { .. } => "active_users",
+            ServerMsg::Message(_) => "message",
+            _ => "other",
+        })
+        .collect()
+}
+
+#[test]
+fn a_big_room_gathers_presence_longer_and_sends_its_list_once_the_window_ends() {
+    // Rooms above 3 members count as big here; 6 members: a window (6/3)² = 4 times longer.
+    let config = HubConfig {
+        presence_full_room: 3,
+        ..config()
+    };
+    let mut f = Fixture::with(config, MemHistory::default(), 64);
+    let early: Vec<(ConnId, String)> = (1..=5).map(|c| (c, format!("user{c}"))).collect();
+    for (conn, name) in &early {
+        f.join(*conn, name);
+    }
+    f.now += WINDOW * 4;
+    f.hub.tick(f.now);
+    f.hub.flush(f.now);
+    for (conn, _) in &early {
+        f.frames(*conn);
+    }
+
+    f.join(6, "Frank");
+    f.settle();
+    assert!(f.frames(1).is_empty(), "not yet: the window is 4× longer");
+    // A message brings the system line forward (nobody hears Frank before his arrival)…
+    f.send(6, say("hello"));
+    let alice = f.frames(1);
+    assert_eq!(kinds(&alice), ["system", "message"], "{alice:?}");
+    assert_eq!(texts(&alice), ["Frank joined the chat. (6 online)"]);
+    // …and the list follows when the window ends, once.
+    f.now += WINDOW * 3;
+    f.hub.tick(f.now);
+    f.hub.flush(f.now);
+    let alice = f.frames(1);
+    let everyone: Vec<String> = (1..=5)
+        .map(|c| format!("user{c}"))
+        .chain(["Frank".to_string()])
+        .collect();
+    assert_eq!(active_users(&alice), [everyone]);
+    assert_eq!(kinds(&alice), ["active_users"], "no second system line");
+    f.settle();
+    f.settle();
+    assert!(f.frames(1).is_empty(), "nothing left to announce");
+}
+
+#[test]
+fn a_small_rooms_announcement_is_not_held_up_by_a_big_rooms_longer_window() {
+    let config = HubConfig {
+        presence_full_room: 3,
+        ..config()
+    };
+    let mut f = Fixture::with(config, MemHistory::default(), 64);
+    for conn in 1..=6 {
+        f.join(conn, &format!("big{conn}"));
+    }
+    f.now += WINDOW * 10;
+    f.hub.tick(f.now);
+    f.hub.flush(f.now);
+    for conn in 1..=6 {
+        f.frames(conn);
+    }
+    // The big room becomes due first but with a long window; the small one after, short.
+    f.join(7, "Late");
+    f.connect(10, Some("quiet"));
+    f.send(10, join("Solo"));
+    f.settle();
+    let solo = f.frames(10);
+    assert_eq!(texts(&solo), ["Solo joined the chat. (1 online)"]);
+    assert_eq!(active_users(&solo), [names(&["Solo"])]);
+    assert!(f.frames(1).is_empty(), "the big room is still gathering");
 }
 
 #[test]
