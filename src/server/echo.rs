@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio::time::timeout;
 
 use super::connection::{self, ConnectionConfig, End};
 use super::http::Socket;
@@ -36,7 +36,9 @@ pub(super) async fn run(mut ws: Socket, conn: ConnId, config: &ConnectionConfig)
             None => return,
             Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
             // Pings are answered and closes completed by the library; the stream ends after a close.
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_))) => {
+            Some(Ok(
+                Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_),
+            )) => {
                 continue;
             }
             Some(Err(e)) => {
