@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -17,9 +19,11 @@ use ratatui::layout::Rect;
 
 use super::command::{self, COMMANDS, Command, Input};
 use super::editor::{CompletionKind, LineEditor};
+use super::konami::KeySequence;
 use super::layout::pane::LayoutOptions;
 use super::layout::{EntryKind, LinkTarget, Palette, Pane};
 use super::net::{Identity, NetCmd, NetEvent};
+use super::snake::{self, Game, Phase};
 use super::stats::Stats;
 use super::ui;
 use super::url::resolve_server;
@@ -114,8 +118,11 @@ pub enum ConnState {
 pub enum Screen {
     /// First run: choose a name and a colour.
     Setup(Box<Setup>),
-    /// The chat. (A full-pane game would be another screen beside this one.)
+    /// The chat.
     Chat,
+    /// The snake game in place of the message pane; the status line, sidebar and input bar
+    /// stay, and the chat goes on underneath (counted as unread).
+    Snake,
 }
 
 /// A modal layer over the chat screen.
@@ -218,6 +225,15 @@ pub struct App {
     title: String,
     stats_dirty: bool,
     quitting: bool,
+    /// The last snake game: shown while `screen` is `Snake`, kept paused meanwhile so that
+    /// `/snake` resumes it.
+    pub(crate) snake: Option<Game>,
+    /// Seeds each new game's food placement.
+    snake_rng: SmallRng,
+    /// The Konami code typed so far in the chat, and the input bar as it was before the code
+    /// began (kept while any part of it stays typed), to put back when the code completes.
+    konami: KeySequence,
+    konami_undo: Option<Box<LineEditor>>,
 }
 
 impl App {
@@ -286,6 +302,10 @@ impl App {
             title: String::new(),
             stats_dirty: false,
             quitting: false,
+            snake: None,
+            snake_rng: SmallRng::from_os_rng(),
+            konami: KeySequence::konami(),
+            konami_undo: None,
         };
         app.after_update(&mut Vec::new());
         app
@@ -353,6 +373,13 @@ impl App {
         &self.stats
     }
 
+    /// The snake game, while it is on screen.
+    pub fn shown_game(&self) -> Option<&Game> {
+        self.snake
+            .as_ref()
+            .filter(|_| matches!(self.screen, Screen::Snake))
+    }
+
     /// The colour someone last spoke in, if they spoke while we watched.
     pub fn user_color(&self, name: &str) -> Option<&str> {
         self.user_colors.get(&name_key(name)).map(String::as_str)
@@ -391,6 +418,9 @@ impl App {
         if let Some(at) = self.retry_join_at {
             consider(at);
         }
+        if let Some(step) = self.shown_game().and_then(Game::next_deadline) {
+            consider(step);
+        }
         next
     }
 
@@ -402,8 +432,16 @@ impl App {
                     self.on_key(key, &mut fx);
                 }
             }
-            Msg::Paste(text) => self.on_paste(&text),
-            Msg::Mouse(m) => self.on_mouse(m, &mut fx),
+            Msg::Paste(text) => {
+                self.forget_konami();
+                self.on_paste(&text);
+            }
+            Msg::Mouse(m) => {
+                if matches!(m.kind, MouseEventKind::Down(_)) {
+                    self.forget_konami();
+                }
+                self.on_mouse(m, &mut fx);
+            }
             Msg::Resize(w, h) => self.area = Rect::new(0, 0, w, h),
             Msg::Tick(now) => self.on_tick(now, &mut fx),
             Msg::Net(ev) => self.on_net(ev, &mut fx),
@@ -426,6 +464,11 @@ impl App {
         self.pane.prepare(regions.pane.height);
         self.editor
             .fit(ui::input_text_width(regions.input) as usize);
+        if matches!(self.screen, Screen::Snake)
+            && let Some(game) = &mut self.snake
+        {
+            game.resize(regions.pane.width, regions.pane.height);
+        }
         if !self.is_away() {
             self.unread = 0;
             self.mentions = 0;
@@ -486,11 +529,102 @@ impl App {
             }
             return;
         }
+        if matches!(self.screen, Screen::Snake) && self.on_snake_key(key, fx) {
+            return;
+        }
         match &mut self.mode {
             Mode::Hints { .. } => return self.on_hint_key(key, fx),
             Mode::Paste { .. } => return self.on_paste_key(key, fx),
             Mode::Normal => {}
         }
+        // The input bar before a key that may begin the Konami code.
+        let before = (self.konami.progress() == 0 && self.konami.starts_with(key))
+            .then(|| Box::new(self.editor.clone()));
+        self.on_chat_key(key, fx);
+        self.watch_konami(key, before);
+    }
+
+    /// Feeds a key typed in the chat to the Konami detector; when the code completes, the
+    /// input bar is put back as it was before the code began and the game opens.
+    fn watch_konami(&mut self, key: KeyEvent, before: Option<Box<LineEditor>>) {
+        if before.is_some() {
+            self.konami_undo = before;
+        }
+        let done = self.konami.push(key);
+        if self.konami.progress() == 0 && !done {
+            self.konami_undo = None;
+        }
+        if done {
+            if let Some(editor) = self.konami_undo.take() {
+                self.editor = *editor;
+            }
+            if matches!(self.screen, Screen::Chat) && matches!(self.mode, Mode::Normal) {
+                self.open_snake();
+            }
+        }
+    }
+
+    fn forget_konami(&mut self) {
+        self.konami.reset();
+        self.konami_undo = None;
+    }
+
+    /// Shows the game: the paused one if there is one, else a new game sized to the pane.
+    fn open_snake(&mut self) {
+        let pane = ui::regions(self.area).pane;
+        match &mut self.snake {
+            Some(game) if !matches!(game.phase(), Phase::Over { .. }) => {
+                game.resize(pane.width, pane.height);
+            }
+            _ => {
+                let rng = SmallRng::from_rng(&mut self.snake_rng);
+                let best = self.stats.snake_high_score;
+                self.snake = Some(Game::new(pane.width, pane.height, best, rng));
+            }
+        }
+        self.screen = Screen::Snake;
+    }
+
+    /// A key while the game shows. The game's keys go to it; other keys with Ctrl or Alt, and
+    /// F2, still reach the app (Ctrl-C, Ctrl-R…), except link hints, which need the chat.
+    /// Returns `false` to let the app handle the key.
+    fn on_snake_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let chord = ctrl || key.modifiers.contains(KeyModifiers::ALT);
+        if snake::key_to_input(key).is_none() && (chord || key.code == KeyCode::F(2)) {
+            return ctrl && key.code == KeyCode::Char('o');
+        }
+        let now = self.now_instant();
+        let Some(game) = &mut self.snake else {
+            self.screen = Screen::Chat;
+            return false;
+        };
+        let before = game.phase();
+        match game.handle_key(key, now) {
+            snake::Outcome::Unchanged | snake::Outcome::Changed => {}
+            snake::Outcome::Quit => self.screen = Screen::Chat,
+            snake::Outcome::Share(score) => {
+                self.queue_outgoing(OutgoingKind::Me, format!("scored {score} at snake"), fx)
+            }
+        }
+        self.note_snake_score(before, fx);
+        true
+    }
+
+    /// Keeps the stats' high score up with the game's, and saves the stats when a game ends.
+    fn note_snake_score(&mut self, before: Phase, fx: &mut Vec<Effect>) {
+        let Some(game) = &self.snake else { return };
+        if self.stats.record_snake_score(game.high_score()) {
+            self.stats_dirty = true;
+        }
+        let over = |phase: Phase| matches!(phase, Phase::Over { .. });
+        if over(game.phase()) && !over(before) && self.stats_dirty {
+            fx.push(Effect::SaveStats(self.stats.clone()));
+            self.stats_dirty = false;
+        }
+    }
+
+    fn on_chat_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let height = self.pane_height() as usize;
@@ -673,6 +807,11 @@ impl App {
     fn send_chat(&mut self, kind: OutgoingKind, text: String, fx: &mut Vec<Effect>) {
         self.pane.set_ruler(None);
         self.pane.scroll_to_bottom();
+        self.queue_outgoing(kind, text, fx);
+    }
+
+    /// Queues a message to go out as soon as the connection is ready (and shows it pending).
+    fn queue_outgoing(&mut self, kind: OutgoingKind, text: String, fx: &mut Vec<Effect>) {
         let ts = self.now_ms();
         self.outbox.push(kind, text, ts);
         self.flush_outbox(fx);
@@ -821,12 +960,16 @@ impl App {
             Command::Me(text) => self.send_chat(OutgoingKind::Me, text, fx),
             Command::Stats => {
                 let s = &self.stats;
-                let text = format!(
+                let mut text = format!(
                     "Messages sent: {} · received: {} · users met: {}",
                     s.sent,
                     s.received,
                     s.users_met.len()
                 );
+                // Only those who found the game see its record.
+                if s.snake_high_score > 0 {
+                    text.push_str(&format!(" · snake best: {}", s.snake_high_score));
+                }
                 self.info(text);
                 fx.push(Effect::SaveStats(self.stats.clone()));
                 self.stats_dirty = false;
@@ -853,9 +996,7 @@ impl App {
                     None => self.error(format!("there are fewer than {n} links in the pane")),
                 }
             }
-            Command::Snake => {
-                self.error(command::CommandError::Unknown("snake".into()).to_string())
-            }
+            Command::Snake => self.open_snake(),
         }
     }
 
@@ -1104,6 +1245,13 @@ impl App {
 
     fn on_tick(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         self.now = now;
+        if matches!(self.screen, Screen::Snake)
+            && let Some(game) = &mut self.snake
+        {
+            let before = game.phase();
+            game.tick(now);
+            self.note_snake_score(before, fx);
+        }
         if let Some(at) = self.retry_join_at
             && now >= at
         {
@@ -1369,7 +1517,8 @@ impl App {
                 mention,
             },
         );
-        if live {
+        // Your own line (e.g. a score shared from the game) is never news to you.
+        if live && !own {
             self.note_arrival(seq, mention, fx);
         }
     }
@@ -1432,6 +1581,8 @@ impl App {
                 match self.outbox.fail_first(dm_only) {
                     Some(o) => {
                         self.editor.push_history(&o.input_line());
+                        // A Konami code typed meanwhile must not undo this.
+                        self.forget_konami();
                         self.error(format!(
                             "not sent ({text}): {} — press Up to edit it",
                             sanitize_line(&o.text)

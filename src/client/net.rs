@@ -376,7 +376,8 @@ impl NetTask {
         tracing::warn!(url = %self.url, attempt = self.attempt, reason = %failure.reason, "connection attempt failed");
         self.attempt = self.attempt.saturating_add(1);
         if failure.retry {
-            self.schedule_retry(failure.reason).await
+            let delay = self.backoff.next_delay();
+            self.schedule_retry(failure.reason, delay).await
         } else {
             let event = NetEvent::Disconnected {
                 url: self.url.clone(),
@@ -392,9 +393,8 @@ impl NetTask {
         }
     }
 
-    /// Announces the drop and the next attempt (number `self.attempt`), then backs off.
-    async fn schedule_retry(&mut self, reason: String) -> State {
-        let delay = self.backoff.next_delay();
+    /// Announces the drop and the next attempt (number `self.attempt`), then backs off `delay`.
+    async fn schedule_retry(&mut self, reason: String, delay: Duration) -> State {
         let until = Instant::now() + delay;
         let event = NetEvent::Disconnected {
             url: self.url.clone(),
@@ -446,8 +446,8 @@ impl NetTask {
         match end {
             SessionEnd::Dropped(reason) => {
                 tracing::warn!(url = %self.url, %reason, "connection lost");
-                self.backoff.connection_ended(connected_at.elapsed());
-                self.schedule_retry(reason).await
+                let delay = delay_after_session(&mut self.backoff, connected_at.elapsed());
+                self.schedule_retry(reason, delay).await
             }
             SessionEnd::Switch(url) => {
                 close_cleanly(&mut ws, "switching server", self.opts.close_timeout).await;
@@ -578,6 +578,13 @@ impl NetTask {
             }
         }
     }
+}
+
+/// The wait before retrying after a connection that was up for `up_for` dropped: a connection
+/// that proved stable starts the schedule over, a short-lived one carries it on.
+fn delay_after_session(backoff: &mut Backoff, up_for: Duration) -> Duration {
+    backoff.connection_ended(up_for);
+    backoff.next_delay()
 }
 
 /// Sends a close frame with code 1000 and waits (briefly) for the server's answer.
@@ -943,6 +950,38 @@ mod tests {
             describe_error(&err),
             "the server sent a message too large (9000000 bytes; the limit is 4194304)"
         );
+    }
+
+    /// A schedule four failures deep (ceiling 8 s), as after four refused attempts.
+    fn four_failures_deep() -> Backoff {
+        let mut backoff = Backoff::seeded(5);
+        for _ in 0..4 {
+            backoff.next_delay();
+        }
+        backoff
+    }
+
+    #[test]
+    fn a_drop_after_a_short_connection_carries_the_schedule_on() {
+        let mut backoff = four_failures_deep();
+        let mut carried_on = backoff.clone();
+        let up_for = Backoff::STABLE_AFTER - Duration::from_millis(1);
+        let delay = delay_after_session(&mut backoff, up_for);
+        assert_eq!(delay, carried_on.next_delay());
+        assert_eq!(backoff.failures(), 5, "the failure count kept growing");
+        assert_eq!(backoff.ceiling(), Duration::from_secs(16));
+    }
+
+    #[test]
+    fn a_drop_after_a_stable_connection_starts_the_schedule_over() {
+        let mut backoff = four_failures_deep();
+        let mut started_over = backoff.clone();
+        started_over.reset();
+        let delay = delay_after_session(&mut backoff, Backoff::STABLE_AFTER);
+        assert_eq!(delay, started_over.next_delay());
+        assert!(delay <= Backoff::BASE, "{delay:?}");
+        assert_eq!(backoff.failures(), 1, "counted from zero again");
+        assert_eq!(backoff.ceiling(), Duration::from_secs(1));
     }
 
     #[test]

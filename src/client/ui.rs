@@ -139,9 +139,12 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     match &app.screen {
         Screen::Setup(setup) => setup::render(setup, app, area, frame),
-        Screen::Chat => {
+        Screen::Chat | Screen::Snake => {
             status::render(app, r.status, frame.buffer_mut());
-            messages::render(app, r.pane, frame.buffer_mut());
+            match app.shown_game() {
+                Some(game) => snake::render(game, r.pane, frame.buffer_mut()),
+                None => messages::render(app, r.pane, frame.buffer_mut()),
+            }
             if let Some(sidebar) = r.sidebar {
                 sidebar::render(app, sidebar, frame.buffer_mut());
             }

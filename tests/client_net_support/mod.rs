@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -141,7 +142,8 @@ enum ConnCmd {
 pub enum Mode {
     /// Answers `join` with a `welcome` echoing the identity, records everything.
     Normal,
-    /// Completes the handshake and then never reads again (a hung or half-open server).
+    /// Completes the handshake and then never answers anything (a hung or half-open server).
+    /// It still reads the raw bytes the client sends, to count its pings.
     Silent,
 }
 
@@ -153,6 +155,7 @@ pub struct FakeServer {
     conns: Arc<Mutex<Vec<mpsc::UnboundedSender<ConnCmd>>>>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept_task: Option<JoinHandle<()>>,
+    pings: Arc<AtomicUsize>,
 }
 
 impl FakeServer {
@@ -168,16 +171,25 @@ impl FakeServer {
         let (seen_tx, seen_rx) = mpsc::unbounded_channel();
         let conns = Arc::new(Mutex::new(Vec::new()));
         let tasks = Arc::new(Mutex::new(Vec::new()));
+        let pings = Arc::new(AtomicUsize::new(0));
         let accept_task = tokio::spawn({
             let conns = conns.clone();
             let tasks = tasks.clone();
+            let pings = pings.clone();
             async move {
                 let mut id = 0;
                 while let Ok((tcp, _)) = listener.accept().await {
                     id += 1;
                     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
                     conns.lock().unwrap().push(cmd_tx);
-                    let task = tokio::spawn(serve_conn(id, tcp, mode, seen_tx.clone(), cmd_rx));
+                    let task = tokio::spawn(serve_conn(
+                        id,
+                        tcp,
+                        mode,
+                        seen_tx.clone(),
+                        cmd_rx,
+                        pings.clone(),
+                    ));
                     tasks.lock().unwrap().push(task);
                 }
             }
@@ -189,7 +201,28 @@ impl FakeServer {
             conns,
             tasks,
             accept_task: Some(accept_task),
+            pings,
         }
+    }
+
+    /// How many ping frames clients have sent, over all connections so far.
+    pub fn pings(&self) -> usize {
+        self.pings.load(Ordering::SeqCst)
+    }
+
+    /// Waits until clients have sent at least `n` pings in all.
+    pub async fn wait_pings(&self, n: usize) {
+        let counted = tokio::time::timeout(DEADLINE, async {
+            while self.pings() < n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            counted.is_ok(),
+            "{} of {n} pings within {DEADLINE:?}",
+            self.pings()
+        );
     }
 
     pub fn port(&self) -> u16 {
@@ -276,12 +309,15 @@ async fn serve_conn(
     mode: Mode,
     seen_tx: mpsc::UnboundedSender<Seen>,
     mut cmd_rx: mpsc::UnboundedReceiver<ConnCmd>,
+    pings: Arc<AtomicUsize>,
 ) {
     let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
         return;
     };
     if mode == Mode::Silent {
-        // Hold the socket open and never read: pings go unanswered.
+        // Read below the WebSocket layer, so nothing is ever answered: pings go unanswered.
+        count_raw_pings(ws.get_mut(), &pings).await;
+        // Then hold the socket open.
         std::future::pending::<()>().await;
     }
     loop {
@@ -306,6 +342,10 @@ async fn serve_conn(
                     let _ = tokio::time::timeout(Duration::from_secs(1), ws.next()).await;
                     return;
                 }
+                Some(Ok(Message::Ping(_))) => {
+                    // tungstenite queues the pong itself.
+                    pings.fetch_add(1, Ordering::SeqCst);
+                }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
                     let _ = seen_tx.send(Seen::Closed(id, None));
@@ -324,6 +364,46 @@ async fn serve_conn(
             },
         }
     }
+}
+
+/// Reads client frames off the raw socket until it ends, counting pings; answers nothing.
+async fn count_raw_pings(tcp: &mut TcpStream, pings: &AtomicUsize) {
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match tcp.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => pending.extend_from_slice(&chunk[..n]),
+        }
+        while let Some((opcode, len)) = frame_extent(&pending) {
+            if pending.len() < len {
+                break;
+            }
+            if opcode == 0x9 {
+                pings.fetch_add(1, Ordering::SeqCst);
+            }
+            pending.drain(..len);
+        }
+    }
+}
+
+/// The opcode and whole length (header, mask, payload) of the WebSocket frame at the start of
+/// `buf`, once its header is complete (RFC 6455 §5.2).
+fn frame_extent(buf: &[u8]) -> Option<(u8, usize)> {
+    let (&first, &second) = (buf.first()?, buf.get(1)?);
+    let mask = if second & 0x80 != 0 { 4 } else { 0 };
+    let (header, payload) = match second & 0x7f {
+        126 => (
+            4,
+            usize::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?)),
+        ),
+        127 => (
+            10,
+            usize::try_from(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)).ok()?,
+        ),
+        short => (2, usize::from(short)),
+    };
+    Some((first & 0x0f, header + mask + payload))
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound once, then released).

@@ -9,6 +9,8 @@ use ratatui::crossterm::event::{
 use super::*;
 use crate::client::layout::ViewRow;
 
+mod snake;
+
 pub(crate) const URL: &str = "ws://127.0.0.1:10000/ws";
 
 pub(crate) fn init(name: Option<&str>, size: (u16, u16)) -> AppInit {

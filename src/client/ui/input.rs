@@ -81,6 +81,10 @@ pub fn render(app: &App, area: Rect, frame: &mut Frame) {
         };
         x = buf.set_stringn(x, area.y, g, w, style).0;
     }
+    if app.shown_game().is_some() {
+        // Keys go to the game: no cursor invites typing.
+        return;
+    }
     let cursor = editor.cursor_column().saturating_sub(scroll).min(width);
     frame.set_cursor_position(Position::new(prompt_x + cursor as u16, area.y));
 }

@@ -16,6 +16,8 @@ use crate::client::layout::styles;
 use crate::client::net::NetEvent;
 use crate::protocol::ServerMsg;
 
+mod snake_screen;
+
 fn draw(app: &App) -> Buffer {
     let (w, h) = (app.area.width, app.area.height);
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
