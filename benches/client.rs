@@ -66,9 +66,11 @@ fn app_with(n: u64) -> App {
             ServerMsg::Message(ChatMessage {
                 name: format!("user{}", id % 50),
                 color: "3".into(),
+                // Fixed-width ids: the rows on screen are the same length at both sizes, so
+                // only the scrollback differs.
                 text: format!(
-                    "message {id}: the quick brown fox jumps over the lazy dog, see \
-                     https://example.com/page/{id} for details"
+                    "message {id:06}: the quick brown fox jumps over the lazy dog, see \
+                     https://example.com/page/{id:06} for details"
                 ),
                 id: Some(id),
                 ts: Some(1_760_000_000_000 + id),
