@@ -81,20 +81,9 @@ pub async fn start(launch: Launch<'_>) -> Server {
 
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(WAIT, lines.next_line())
+    let (url, addr) = crate::support::announced_address(&mut lines)
         .await
-        .expect("the server prints its address in time")
-        .unwrap()
         .unwrap_or_else(|| panic!("the server exited: {}", log.lock().unwrap()));
-    let url = line
-        .strip_prefix("Clicom server listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    let addr = url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .parse()
-        .unwrap();
     // Keep reading stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Server {

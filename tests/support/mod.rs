@@ -134,11 +134,21 @@ pub async fn spawn_server_binary(args: &[&str], data_dir: &Path) -> ServerProces
         .expect("the clicom binary starts");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let (url, addr) = announced_address(&mut lines)
+        .await
+        .expect("a line on stdout");
+    ServerProcess { child, addr, url }
+}
+
+/// Waits for the server binary's first stdout line, `Clicom server listening on ws://ADDR/ws`,
+/// and returns its URL and address; `None` if the process closed stdout first.
+pub async fn announced_address(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> Option<(String, SocketAddr)> {
     let line = tokio::time::timeout(WAIT, lines.next_line())
         .await
         .expect("the server prints its address in time")
-        .unwrap()
-        .expect("a line on stdout");
+        .unwrap()?;
     let url = line
         .strip_prefix("Clicom server listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
@@ -148,7 +158,7 @@ pub async fn spawn_server_binary(args: &[&str], data_dir: &Path) -> ServerProces
         .trim_end_matches("/ws")
         .parse()
         .unwrap();
-    ServerProcess { child, addr, url }
+    Some((url, addr))
 }
 
 impl ServerProcess {
