@@ -168,13 +168,49 @@ pub fn name_key(name: &str) -> String {
 
 /// Lowercase, except Cherokee, which folds to its capitals: those are the letters that look
 /// Latin (`Ꭺ` like `A`), while its small letters look like small capitals and would escape the
-/// skeleton.
+/// skeleton. Latin small capitals (`ᴀʟɪᴄᴇ`), which the skeleton leaves alone, fold to their
+/// letters.
 fn fold_case(c: char) -> Vec<char> {
-    if is_cherokee(c) {
+    if let Some(letter) = small_capital_letter(c) {
+        vec![letter]
+    } else if is_cherokee(c) {
         c.to_uppercase().collect()
     } else {
         c.to_lowercase().collect()
     }
+}
+
+/// The Latin letter a small capital stands for (the IPA and phonetic-extension small capitals
+/// that read as a whole alphabet in fancy-text generators).
+fn small_capital_letter(c: char) -> Option<char> {
+    Some(match c {
+        '\u{1D00}' => 'a',
+        '\u{0299}' => 'b',
+        '\u{1D04}' => 'c',
+        '\u{1D05}' => 'd',
+        '\u{1D07}' => 'e',
+        '\u{A730}' => 'f',
+        '\u{0262}' => 'g',
+        '\u{029C}' => 'h',
+        '\u{026A}' => 'i',
+        '\u{1D0A}' => 'j',
+        '\u{1D0B}' => 'k',
+        '\u{029F}' => 'l',
+        '\u{1D0D}' => 'm',
+        '\u{0274}' => 'n',
+        '\u{1D0F}' => 'o',
+        '\u{1D18}' => 'p',
+        '\u{A7AF}' => 'q',
+        '\u{0280}' => 'r',
+        '\u{A731}' => 's',
+        '\u{1D1B}' => 't',
+        '\u{1D1C}' => 'u',
+        '\u{1D20}' => 'v',
+        '\u{1D21}' => 'w',
+        '\u{028F}' => 'y',
+        '\u{1D22}' => 'z',
+        _ => return None,
+    })
 }
 
 fn is_cherokee(c: char) -> bool {
@@ -291,6 +327,17 @@ mod tests {
         );
         assert_eq!(name_key("\u{13AA}\u{13B3}"), name_key("\u{AB7A}\u{AB83}"));
         assert_ne!(name_key("\u{13AA}"), name_key("\u{13AB}"));
+    }
+
+    #[test]
+    fn small_capitals_share_a_key_with_their_letters() {
+        // "ᴀʟɪᴄᴇ": small capitals the confusable skeleton does not list.
+        assert_eq!(
+            name_key("\u{1D00}\u{029F}\u{026A}\u{1D04}\u{1D07}"),
+            name_key("Alice")
+        );
+        assert_eq!(name_key("\u{0299}\u{1D0F}\u{0299}"), name_key("bob"));
+        assert_ne!(name_key("\u{1D00}\u{029F}"), name_key("alice"));
     }
 
     #[test]
