@@ -88,6 +88,8 @@ pub enum OpenError {
     Refused(String),
     #[error("open_command is empty")]
     EmptyCommand,
+    #[error("open_command cannot be read: {0} (quote a path with spaces as in a shell)")]
+    BadCommand(String),
     #[error("could not run {program}: {source}")]
     Spawn {
         program: String,
@@ -99,8 +101,9 @@ pub enum OpenError {
     Platform(std::io::Error),
 }
 
-/// Opens `url` with `command` (program and fixed arguments separated by spaces, the URL added
-/// as the last argument) or, without one, the platform's default opener. Runs the opener as a
+/// Opens `url` with `command` (program and fixed arguments split as a shell would split them,
+/// quotes included, but never run by a shell; the URL added as the last argument) or, without
+/// one, the platform's default opener. Runs the opener as a
 /// child process and waits for it off the UI thread; the caller spawns this as a task.
 pub async fn open(url: String, command: Option<String>) -> Result<(), OpenError> {
     if openable_url(&url).as_deref() != Some(url.as_str()) {
@@ -108,8 +111,10 @@ pub async fn open(url: String, command: Option<String>) -> Result<(), OpenError>
     }
     match command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(command) => {
-            let mut words = command.split_whitespace();
-            let program = words.next().ok_or(OpenError::EmptyCommand)?.to_string();
+            let words =
+                shell_words::split(command).map_err(|e| OpenError::BadCommand(e.to_string()))?;
+            let mut words = words.into_iter();
+            let program = words.next().ok_or(OpenError::EmptyCommand)?;
             let status = tokio::process::Command::new(&program)
                 .args(words)
                 .arg(&url)
@@ -260,7 +265,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn open_command_paths_with_spaces_can_be_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("My Browser");
+        std::fs::create_dir(&bin).unwrap();
+        let out = dir.path().join("args");
+        let script = bin.join("open it.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        let mut perm = std::fs::metadata(&script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&script, perm).unwrap();
+        let url = "https://example.com/".to_string();
+        let command = format!("'{}' --profile \"work stuff\"", script.display());
+        open(url.clone(), Some(command)).await.unwrap();
+        let args = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(args, format!("--profile\nwork stuff\n{url}\n"));
+    }
+
+    #[tokio::test]
     async fn failing_openers_and_refused_urls_are_errors() {
+        assert!(matches!(
+            open("https://example.com".into(), Some("'unterminated".into())).await,
+            Err(OpenError::BadCommand(_))
+        ));
         assert!(matches!(
             open("https://example.com".into(), Some("false".into())).await,
             Err(OpenError::Failed { .. })
