@@ -14,6 +14,7 @@ pub mod net;
 pub mod snake;
 pub mod stats;
 pub mod terminal;
+pub mod tls;
 pub mod ui;
 pub mod url;
 
@@ -41,6 +42,10 @@ pub struct ClientArgs {
     /// Server to join: ws://…, wss://…, host:port, or an alias (default, local, or a name from
     /// the config's [servers] table). Default: the config's `server` setting.
     pub url: Option<String>,
+    /// Also trust the CA certificates in this PEM file for wss:// (a server with a private or
+    /// self-made CA). Default: the config's `ca_file`, if any.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     #[command(flatten)]
     pub session: SessionArgs,
 }
@@ -125,6 +130,10 @@ pub async fn run_with(opts: ClientOptions) -> anyhow::Result<()> {
     };
     let server_label = args.url.clone().unwrap_or_else(|| settings.server.clone());
     let server_url = url::resolve_server(&server_label, &settings).map_err(anyhow::Error::new)?;
+    let mut net_options = net::NetOptions::default();
+    if let Some(path) = args.ca_file.as_ref().or(settings.ca_file.as_ref()) {
+        net_options.extra_roots = tls::load_ca_file(path).map_err(anyhow::Error::new)?;
+    }
     let (stats, warning) = Stats::load();
     notices.extend(warning);
 
@@ -146,7 +155,7 @@ pub async fn run_with(opts: ClientOptions) -> anyhow::Result<()> {
         notices,
     });
     tracing::info!(url = %app.server_url, "client starting");
-    let result = event_loop(&mut app, &mut tui, &mut config).await;
+    let result = event_loop(&mut app, &mut tui, &mut config, net_options).await;
     drop(tui);
     result
 }
@@ -154,6 +163,8 @@ pub async fn run_with(opts: ClientOptions) -> anyhow::Result<()> {
 /// The IO around the app: the network task, openers and the files.
 struct Edges {
     net: Option<(NetHandle, mpsc::Receiver<NetEvent>)>,
+    /// How every network task is started (the trusted CA certificates among them).
+    net_options: net::NetOptions,
     /// Results of work done off the loop (link openers) come back here as messages.
     done_tx: mpsc::Sender<Msg>,
     /// Messages produced while carrying out effects, handled before the next event.
@@ -161,12 +172,18 @@ struct Edges {
     redraw_all: bool,
 }
 
-async fn event_loop(app: &mut App, tui: &mut Tui, config: &mut Config) -> anyhow::Result<()> {
+async fn event_loop(
+    app: &mut App,
+    tui: &mut Tui,
+    config: &mut Config,
+    net_options: net::NetOptions,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut events = EventStream::new();
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(64);
     let mut edges = Edges {
         net: None,
+        net_options,
         done_tx,
         queue: VecDeque::new(),
         redraw_all: false,
@@ -325,7 +342,7 @@ fn carry_out(
                 if let Some((old, _)) = edges.net.take() {
                     old.send(net::NetCmd::Shutdown);
                 }
-                edges.net = Some(net::spawn(url, identity));
+                edges.net = Some(net::spawn_with(url, identity, edges.net_options.clone()));
             }
             Effect::Net(cmd) => {
                 let Some((handle, _)) = &edges.net else {

@@ -32,6 +32,9 @@ pub struct Settings {
     pub bell_on_mention: bool,
     /// Emit OSC 8 hyperlinks so terminals that support them make links clickable.
     pub hyperlinks: bool,
+    /// Extra CA certificates (PEM) trusted for `wss://`; relative paths are relative to the
+    /// settings file.
+    pub ca_file: Option<PathBuf>,
     /// The user's own server aliases: `[servers]` in the file.
     pub servers: BTreeMap<String, String>,
 }
@@ -49,6 +52,7 @@ impl Default for Settings {
             scrollback: 10_000,
             bell_on_mention: false,
             hyperlinks: true,
+            ca_file: None,
             servers: BTreeMap::new(),
         }
     }
@@ -380,6 +384,14 @@ impl Reader<'_> {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_string);
+        s.ca_file = self
+            .string(root, "ca_file")?
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match self.path.parent() {
+                Some(dir) => dir.join(p),
+                None => PathBuf::from(p),
+            });
         for (key, slot) in [
             ("mouse", &mut s.mouse),
             ("timestamps", &mut s.timestamps),
@@ -532,6 +544,18 @@ mod tests {
     }
 
     #[test]
+    fn an_absolute_ca_file_is_kept_and_an_empty_one_is_none() {
+        let s = parse("ca_file = \"/etc/ssl/home.pem\"\n").unwrap();
+        assert_eq!(
+            s.settings().ca_file.as_deref(),
+            Some(Path::new("/etc/ssl/home.pem"))
+        );
+        let s = parse("ca_file = \" \"\n").unwrap();
+        assert_eq!(s.settings().ca_file, None);
+        assert!(parse("ca_file = 3\n").is_err());
+    }
+
+    #[test]
     fn every_key_is_read() {
         let config = parse(
             r##"
@@ -545,6 +569,7 @@ timestamps = false
 scrollback = 500
 bell_on_mention = true
 hyperlinks = false
+ca_file = "certs/home-ca.pem"
 [servers]
 work = "wss://chat.example.com/ws"
 home = "10.0.0.2:10000"
@@ -559,6 +584,11 @@ home = "10.0.0.2:10000"
         assert_eq!(s.open_command.as_deref(), Some("firefox"));
         assert!(!s.mouse && !s.timestamps && !s.hyperlinks && s.bell_on_mention);
         assert_eq!(s.scrollback, 500);
+        assert_eq!(
+            s.ca_file.as_deref(),
+            Some(Path::new("/tmp/clicom-test/certs/home-ca.pem")),
+            "relative to the settings file"
+        );
         assert_eq!(s.servers["work"], "wss://chat.example.com/ws");
         assert_eq!(s.servers["home"], "10.0.0.2:10000");
     }
@@ -832,11 +862,12 @@ enabled = true
             "scrollback",
             "bell_on_mention",
             "hyperlinks",
+            "ca_file",
             "[servers]",
         ] {
             let documented = text
                 .lines()
-                .any(|l| l.starts_with(&format!("{key} ")) || l.starts_with(key));
+                .any(|l| l.starts_with(key) || l.starts_with(&format!("# {key} = ")));
             assert!(documented, "config.example.toml lacks {key}");
         }
     }

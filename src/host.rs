@@ -57,6 +57,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let client = crate::client::run_with(ClientOptions {
         args: ClientArgs {
             url: Some(client_url),
+            ca_file: None,
             session: args.session,
         },
         notices,

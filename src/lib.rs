@@ -8,7 +8,7 @@
 //! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
-//!   owns the WebSocket and reconnects.
+//!   owns the WebSocket and reconnects, `client::tls` decides which certificates it trusts.
 //! - [`host`]: server and client in one process (`clicom host`).
 
 pub mod bench;

@@ -382,3 +382,128 @@ fn logs_go_to_a_file_in_the_data_dir_not_the_screen() {
     assert!(log.contains("client starting"), "{log}");
     assert!(!alice.screen().contains("INFO"), "{}", alice.screen());
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it; the CA's PEM text.
+struct PrivateCa {
+    ca_pem: String,
+    server: rustls::ServerConfig,
+}
+
+impl PrivateCa {
+    fn new() -> PrivateCa {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Clicom home CA");
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+        PrivateCa {
+            ca_pem: ca.pem(),
+            server,
+        }
+    }
+}
+
+/// A TLS-terminating proxy on 127.0.0.1 (as a self-hosted server would sit behind one) that
+/// forwards to `backend_port`; it runs on its own thread until the test process ends.
+fn tls_proxy(ca: &PrivateCa, backend_port: u16) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(ca.server.clone()));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut up) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", backend_port)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+#[test]
+fn wss_to_a_server_with_a_private_ca_works_with_ca_file() {
+    let site = Site::start();
+    let ca = PrivateCa::new();
+    let port = tls_proxy(&ca, site.serve.as_ref().unwrap().port);
+    let url = format!("wss://127.0.0.1:{port}/ws");
+
+    // Without the CA the certificate is refused, in words, and nothing is sent.
+    let stranger = ClientHome::new();
+    let refused = Pty::spawn(&stranger, &[&url, "--name", "mallory"], &[], WIDE);
+    refused.wait_for("not trusted");
+    assert!(!refused.screen().contains("● connected"));
+
+    // The config's ca_file, relative to the settings file, makes it trusted.
+    let home = ClientHome::new();
+    std::fs::write(home.dir.path().join("home-ca.pem"), &ca.ca_pem).unwrap();
+    home.write_config("ca_file = \"home-ca.pem\"\n");
+    let mut alice = Pty::spawn(&home, &[&url, "--name", "alice"], &[], WIDE);
+    alice.wait_ready("● connected");
+    // --ca-file does the same for one run.
+    let bob_home = ClientHome::new();
+    let pem = bob_home.dir.path().join("ca.pem");
+    std::fs::write(&pem, &ca.ca_pem).unwrap();
+    let bob = Pty::spawn(
+        &bob_home,
+        &[&url, "--name", "bob", "--ca-file", pem.to_str().unwrap()],
+        &[],
+        WIDE,
+    );
+    bob.wait_ready("● connected");
+    alice.line("over TLS, through the proxy");
+    bob.wait_for("alice: over TLS, through the proxy");
+    assert!(!refused.screen().contains("over TLS"));
+}
+
+#[test]
+fn an_unreadable_ca_file_stops_the_client_with_a_clear_error() {
+    let home = ClientHome::new();
+    home.write_config("name = \"alice\"\ncolor = \"2\"\n");
+    let missing = home.dir.path().join("missing.pem");
+    let mut pty = Pty::spawn(
+        &home,
+        &[
+            "wss://127.0.0.1:9/ws",
+            "--ca-file",
+            missing.to_str().unwrap(),
+        ],
+        &[],
+        WIDE,
+    );
+    assert!(!pty.wait_exit(), "a failing exit status");
+    pty.wait_for("cannot read the CA file");
+    pty.wait_for("missing.pem");
+}

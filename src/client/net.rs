@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::client::backoff::Backoff;
+use crate::client::tls;
 use crate::protocol::{ClientMsg, ServerMsg};
 use crate::text;
 
@@ -149,7 +150,7 @@ pub fn spawn_with(
     let (cmd_tx, cmd_rx) = mpsc::channel(CMD_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
     let task = NetTask {
-        tls: tls_config(&opts.extra_roots),
+        tls: tls::client_config(&opts.extra_roots),
         backoff: opts.backoff.clone(),
         opts,
         url,
@@ -160,26 +161,6 @@ pub fn spawn_with(
     };
     tokio::spawn(task.run());
     (NetHandle { cmd_tx }, events_rx)
-}
-
-/// A rustls client configuration with the `ring` provider (no cmake or nasm needed to build)
-/// and the web PKI roots, built per task rather than installed process-wide.
-fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for cert in extra_roots {
-        if let Err(err) = roots.add(cert.clone()) {
-            tracing::warn!(%err, "ignoring an extra root certificate");
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("the ring provider supports rustls' default protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Arc::new(config)
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -991,7 +972,7 @@ mod tests {
         drop(cmd_tx);
         let mut task = NetTask {
             opts: NetOptions::default(),
-            tls: tls_config(&[]),
+            tls: tls::client_config(&[]),
             backoff: Backoff::seeded(1),
             url: "ws://127.0.0.1:1/ws".into(),
             identity: Identity {
