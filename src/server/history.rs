@@ -215,14 +215,11 @@ impl SqliteHistory {
     /// After a committed append: prunes the rooms of `batch` that grew more than the slack past
     /// `keep` since their last prune.
     fn prune_after(&mut self, batch: &[ChatMessage]) -> Result<(), HistoryError> {
-        let mut newest: Vec<(&str, u64)> = Vec::new();
+        let mut newest: HashMap<&str, u64> = HashMap::new();
         for m in batch {
             let room = m.room.as_deref().unwrap_or(DEFAULT_ROOM);
-            let id = m.id.unwrap_or(0);
-            match newest.iter_mut().find(|(r, _)| *r == room) {
-                Some((_, max)) => *max = (*max).max(id),
-                None => newest.push((room, id)),
-            }
+            let max = newest.entry(room).or_default();
+            *max = (*max).max(m.id.unwrap_or(0));
         }
         let due: Vec<(&str, u64)> = newest
             .into_iter()
