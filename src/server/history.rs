@@ -180,7 +180,7 @@ impl SqliteHistory {
         self
     }
 
-    /// Rows of one room deleted in one step at most `keep / 10` rows after the bound.
+    /// How far past `keep` a room may grow before its next prune.
     fn slack(&self) -> u64 {
         self.keep / 10
     }
