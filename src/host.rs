@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::client::{ClientArgs, ClientOptions, SessionArgs};
-use crate::server::{self, ServeArgs, SqliteHistory};
+use crate::server::{self, ServeArgs};
 
 /// `clicom host`: every `serve` option, plus the client's name, colour, room and settings file.
 #[derive(clap::Args, Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct HostArgs {
 /// Runs the server and the client until the user quits. Must run inside a tokio runtime.
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let opts = args.serve.options();
-    let history = SqliteHistory::open(&opts.db).with_context(|| {
+    let history = opts.open_history().with_context(|| {
         format!(
             "cannot open the history database {} (pass --db PATH, or --db :memory:)",
             opts.db

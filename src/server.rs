@@ -36,6 +36,8 @@ use limits::FloodPolicy;
 pub struct ServerOptions {
     /// Where messages are kept.
     pub db: HistoryLocation,
+    /// Messages kept per room, the newest; 0 keeps everything. See [`SqliteHistory::with_keep`].
+    pub history_keep: u64,
     /// The longest message text, in characters (`too_long` beyond).
     pub max_text_chars: usize,
     /// The largest WebSocket frame or message, in bytes (close 1009 beyond).
@@ -106,6 +108,7 @@ impl Default for ServerOptions {
         use defaults::*;
         ServerOptions {
             db: HistoryLocation::Memory,
+            history_keep: 0,
             max_text_chars: MAX_TEXT,
             max_frame_bytes: MAX_FRAME,
             msg_rate: MSG_RATE,
@@ -131,6 +134,11 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// Opens the history database at `db`, pruned to `history_keep`.
+    pub fn open_history(&self) -> Result<SqliteHistory, HistoryError> {
+        Ok(SqliteHistory::open(&self.db)?.with_keep(self.history_keep))
+    }
+
     /// The chat-rule part of the options.
     pub fn hub_config(&self) -> HubConfig {
         HubConfig {
@@ -145,7 +153,13 @@ impl ServerOptions {
             join_timeout: self.join_timeout,
             presence_window: self.presence_window,
             presence_full_room: presence::FULL_ROOM,
-            history_on_join: self.history_on_join,
+            // A room's in-memory history must not outlive the retention bound either.
+            history_on_join: match self.history_keep {
+                0 => self.history_on_join,
+                keep => self
+                    .history_on_join
+                    .min(usize::try_from(keep).unwrap_or(usize::MAX)),
+            },
             history_page_max: self.history_page_max.max(1),
         }
     }
@@ -211,6 +225,9 @@ pub struct ServeArgs {
     /// Messages of history sent after joining a room.
     #[arg(long, value_name = "N", default_value_t = defaults::HISTORY)]
     pub history: usize,
+    /// Messages kept per room in the history database, the newest; 0 keeps everything.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history_keep: u64,
     /// Milliseconds over which joins and leaves are gathered into one announcement.
     #[arg(long, value_name = "MS", default_value_t = defaults::PRESENCE_MS)]
     pub presence_ms: u64,
@@ -232,6 +249,7 @@ impl ServeArgs {
         let secs = Duration::from_secs;
         ServerOptions {
             db,
+            history_keep: self.history_keep,
             max_text_chars: self.max_text.max(1),
             max_frame_bytes: self.max_frame.max(1024),
             msg_rate: self.msg_rate.max(0.0),
@@ -262,7 +280,7 @@ impl ServeArgs {
 /// stdout, and serves until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let opts = args.options();
-    let history = SqliteHistory::open(&opts.db)?;
+    let history = opts.open_history()?;
     let listener = bind(args.addr())?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, db = %opts.db, "Clicom server listening");
@@ -331,7 +349,7 @@ pub async fn run(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let history = SqliteHistory::open(&opts.db)?;
+    let history = opts.open_history()?;
     run_with_history(listener, opts, Box::new(history), shutdown).await
 }
 
@@ -426,4 +444,58 @@ pub async fn run_with_history(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[derive(Parser)]
+    struct Host {
+        #[command(flatten)]
+        host: crate::host::HostArgs,
+    }
+
+    #[test]
+    fn history_keep_defaults_to_keeping_everything() {
+        let args = Serve::try_parse_from(["serve"]).unwrap().serve;
+        assert_eq!(args.options().history_keep, 0);
+        assert_eq!(
+            args.options().hub_config().history_on_join,
+            defaults::HISTORY
+        );
+    }
+
+    #[test]
+    fn history_keep_flag_reaches_the_options_in_serve_and_host() {
+        let serve = Serve::try_parse_from(["serve", "--history-keep", "1000"]).unwrap();
+        assert_eq!(serve.serve.options().history_keep, 1000);
+        let host = Host::try_parse_from(["host", "--history-keep", "7"]).unwrap();
+        assert_eq!(host.host.serve.options().history_keep, 7);
+        assert!(Serve::try_parse_from(["serve", "--history-keep", "-1"]).is_err());
+    }
+
+    #[test]
+    fn join_history_never_exceeds_what_is_kept() {
+        let opts = ServerOptions {
+            history_keep: 3,
+            history_on_join: 50,
+            ..ServerOptions::default()
+        };
+        assert_eq!(opts.hub_config().history_on_join, 3);
+        let opts = ServerOptions {
+            history_keep: 500,
+            history_on_join: 50,
+            ..ServerOptions::default()
+        };
+        assert_eq!(opts.hub_config().history_on_join, 50);
+    }
 }

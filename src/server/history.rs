@@ -1,7 +1,9 @@
 //! Durable chat history behind a small trait, so the hub does not care where messages live.
 //! [`SqliteHistory`] keeps them in one SQLite file (WAL, `synchronous=NORMAL`): a committed batch
-//! survives a killed process. The hub commits a batch before it broadcasts it.
+//! survives a killed process. The hub commits a batch before it broadcasts it. With a
+//! retention bound ([`SqliteHistory::with_keep`]) each room keeps only its newest messages.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,10 +86,21 @@ impl std::fmt::Display for HistoryLocation {
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// How many rooms' prune points are remembered; past this the memory is cleared (a forgotten
+/// room costs one extra, usually empty, `DELETE` on its next write), so a flood of new rooms
+/// cannot grow it without bound.
+const PRUNE_POINTS_MAX: usize = 4096;
+
 /// History in SQLite. The file is locked for this process alone (`locking_mode=EXCLUSIVE`), so
 /// two servers cannot hand out the same message ids from one file.
 pub struct SqliteHistory {
     conn: Connection,
+    /// Messages kept per room: those whose id is within `keep` of the room's newest id (ids are
+    /// consecutive per room, so the newest `keep` messages). 0 keeps everything.
+    keep: u64,
+    /// Per room, the id at or below which rows are known to be deleted. A room absent here is
+    /// pruned on its next write.
+    pruned_to: HashMap<String, u64>,
 }
 
 impl SqliteHistory {
@@ -100,7 +113,7 @@ impl SqliteHistory {
 
     pub fn open_in_memory() -> Result<SqliteHistory, HistoryError> {
         let conn = Connection::open_in_memory()?;
-        let mut history = SqliteHistory { conn };
+        let mut history = SqliteHistory::new(conn);
         history.migrate(Path::new(":memory:"))?;
         Ok(history)
     }
@@ -134,12 +147,107 @@ impl SqliteHistory {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
-        let mut history = SqliteHistory { conn };
+        let mut history = SqliteHistory::new(conn);
         history.migrate(path).map_err(|e| match e {
             HistoryError::Sql(source) => locked_or(source, path, open_err),
             other => other,
         })?;
         Ok(history)
+    }
+
+    fn new(conn: Connection) -> SqliteHistory {
+        SqliteHistory {
+            conn,
+            keep: 0,
+            pruned_to: HashMap::new(),
+        }
+    }
+
+    /// Keeps only the newest `keep` messages of each room (0 keeps everything), and prunes the
+    /// database to that bound at once. Reads never return older messages; the rows themselves
+    /// are deleted in steps, right after the append that makes a room exceed `keep` by more
+    /// than `keep / 10` (integer division), so a room holds at most `keep + keep / 10` rows and
+    /// the cost of a `DELETE` is spread over that many messages. A prune that fails is logged
+    /// and retried on the room's next write; it never undoes an append.
+    pub fn with_keep(mut self, keep: u64) -> SqliteHistory {
+        self.keep = keep;
+        self.pruned_to.clear();
+        if keep > 0
+            && let Err(e) = self.prune_all()
+        {
+            tracing::warn!(error = %e, keep, "cannot prune the history database; will retry on writes");
+        }
+        self
+    }
+
+    /// How far past `keep` a room may grow before its next prune.
+    fn slack(&self) -> u64 {
+        self.keep / 10
+    }
+
+    /// Brings every room down to `keep` (at start-up: an existing database may be bigger).
+    fn prune_all(&mut self) -> Result<(), HistoryError> {
+        let tx = self.conn.transaction()?;
+        let rooms = {
+            let mut select = tx.prepare("SELECT room, MAX(id) FROM messages GROUP BY room")?;
+            let rows = select.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, from_sql_int(row.get(1)?)))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        let mut deleted = 0;
+        let mut points = Vec::with_capacity(rooms.len());
+        for (room, newest) in rooms {
+            let cutoff = newest.saturating_sub(self.keep);
+            deleted += delete_up_to(&tx, &room, cutoff)?;
+            points.push((room, cutoff));
+        }
+        tx.commit()?;
+        if deleted > 0 {
+            tracing::info!(deleted, keep = self.keep, "pruned old history");
+        }
+        for (room, cutoff) in points {
+            self.remember_prune(room, cutoff);
+        }
+        Ok(())
+    }
+
+    /// After a committed append: prunes the rooms of `batch` that grew more than the slack past
+    /// `keep` since their last prune.
+    fn prune_after(&mut self, batch: &[ChatMessage]) -> Result<(), HistoryError> {
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for m in batch {
+            let room = m.room.as_deref().unwrap_or(DEFAULT_ROOM);
+            let max = newest.entry(room).or_default();
+            *max = (*max).max(m.id.unwrap_or(0));
+        }
+        let due: Vec<(&str, u64)> = newest
+            .into_iter()
+            .map(|(room, max)| (room, max.saturating_sub(self.keep)))
+            .filter(|(room, cutoff)| match self.pruned_to.get(*room) {
+                Some(done) => cutoff.saturating_sub(*done) > self.slack(),
+                None => true,
+            })
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (room, cutoff) in &due {
+            delete_up_to(&tx, room, *cutoff)?;
+        }
+        tx.commit()?;
+        for (room, cutoff) in due {
+            self.remember_prune(room.to_owned(), cutoff);
+        }
+        Ok(())
+    }
+
+    fn remember_prune(&mut self, room: String, cutoff: u64) {
+        if self.pruned_to.len() >= PRUNE_POINTS_MAX && !self.pruned_to.contains_key(&room) {
+            self.pruned_to.clear();
+        }
+        self.pruned_to.insert(room, cutoff);
     }
 
     fn migrate(&mut self, path: &Path) -> Result<(), HistoryError> {
@@ -172,6 +280,16 @@ impl SqliteHistory {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Deletes the messages of `room` with ids up to `cutoff`: a range of the primary key
+/// `(room, id)`, so no extra index is needed.
+fn delete_up_to(conn: &Connection, room: &str, cutoff: u64) -> Result<usize, rusqlite::Error> {
+    if cutoff == 0 {
+        return Ok(0);
+    }
+    conn.prepare_cached("DELETE FROM messages WHERE room = ?1 AND id <= ?2")?
+        .execute(params![room, to_sql_int(cutoff)])
 }
 
 fn locked_or(
@@ -211,6 +329,11 @@ impl History for SqliteHistory {
             }
         }
         tx.commit()?;
+        if self.keep > 0
+            && let Err(e) = self.prune_after(batch)
+        {
+            tracing::warn!(error = %e, "cannot prune old history; will retry");
+        }
         Ok(())
     }
 
@@ -220,13 +343,21 @@ impl History for SqliteHistory {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, HistoryError> {
+        // Rows past the bound may still wait for their prune; they are never served.
         let mut select = self.conn.prepare_cached(
             "SELECT id, ts, name, color, text, action FROM messages
-             WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+             WHERE room = ?1 AND id < ?2
+               AND id > (SELECT IFNULL(MAX(id), 0) FROM messages WHERE room = ?1) - ?4
+             ORDER BY id DESC LIMIT ?3",
         )?;
         let before = before.map_or(i64::MAX, to_sql_int);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = select.query_map(params![room, before, limit], |row| {
+        let keep = if self.keep == 0 {
+            i64::MAX
+        } else {
+            to_sql_int(self.keep)
+        };
+        let rows = select.query_map(params![room, before, limit, keep], |row| {
             Ok(ChatMessage {
                 id: Some(from_sql_int(row.get(0)?)),
                 ts: Some(from_sql_int(row.get(1)?)),
@@ -356,6 +487,173 @@ mod tests {
         std::fs::write(&path, vec![b'x'; 4096]).unwrap();
         let err = SqliteHistory::open_file(&path).err().expect("must fail");
         assert!(err.to_string().contains("history.db"), "{err}");
+    }
+
+    fn rows(h: &SqliteHistory, room: &str) -> u64 {
+        let n: i64 = h
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE room = ?1",
+                params![room],
+                |r| r.get(0),
+            )
+            .unwrap();
+        from_sql_int(n)
+    }
+
+    fn ids(messages: Vec<ChatMessage>) -> Vec<u64> {
+        messages.into_iter().map(|m| m.id.unwrap()).collect()
+    }
+
+    #[test]
+    fn keep_bounds_each_room_and_reads_only_the_newest() {
+        let keep = 20;
+        let bound = keep + keep / 10;
+        let mut h = SqliteHistory::open_in_memory().unwrap().with_keep(keep);
+        let mut most = 0;
+        for id in 1..=200 {
+            h.append(&[msg("main", id, "m")]).unwrap();
+            if id <= 150 {
+                h.append(&[msg("dev", id, "d")]).unwrap();
+            }
+            for (room, newest) in [("main", id), ("dev", id.min(150))] {
+                let stored = rows(&h, room);
+                assert!(stored <= bound, "{room} holds {stored} rows after id {id}");
+                most = most.max(stored);
+                let expected: Vec<u64> = (newest.saturating_sub(keep) + 1..=newest).collect();
+                assert_eq!(ids(h.recent(room, None, 1000).unwrap()), expected);
+            }
+        }
+        assert_eq!(
+            most, bound,
+            "rows are deleted in steps, not on every append"
+        );
+        assert_eq!(h.last_id("main").unwrap(), 200);
+        assert_eq!(h.last_id("dev").unwrap(), 150);
+        // Paging back stops at the bound too.
+        assert_eq!(ids(h.recent("main", Some(183), 10).unwrap()), [181, 182]);
+        assert!(h.recent("main", Some(181), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rooms_are_pruned_independently() {
+        let mut h = SqliteHistory::open_in_memory().unwrap().with_keep(5);
+        let main: Vec<_> = (1..=50).map(|i| msg("main", i, "m")).collect();
+        h.append(&main).unwrap();
+        h.append(&[msg("dev", 1, "a"), msg("dev", 2, "b"), msg("dev", 3, "c")])
+            .unwrap();
+        // One batch far past the bound is brought down to it at once.
+        assert_eq!(rows(&h, "main"), 5);
+        assert_eq!(
+            ids(h.recent("main", None, 100).unwrap()),
+            [46, 47, 48, 49, 50]
+        );
+        assert_eq!(ids(h.recent("dev", None, 100).unwrap()), [1, 2, 3]);
+        h.append(&(4..=30).map(|i| msg("dev", i, "d")).collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(
+            ids(h.recent("dev", None, 100).unwrap()),
+            [26, 27, 28, 29, 30]
+        );
+        assert_eq!(
+            ids(h.recent("main", None, 100).unwrap()),
+            [46, 47, 48, 49, 50]
+        );
+    }
+
+    #[test]
+    fn keep_zero_keeps_everything() {
+        let mut h = SqliteHistory::open_in_memory().unwrap().with_keep(0);
+        for id in 1..=300 {
+            h.append(&[msg("main", id, "m")]).unwrap();
+        }
+        assert_eq!(rows(&h, "main"), 300);
+        assert_eq!(h.recent("main", None, 1000).unwrap().len(), 300);
+    }
+
+    #[test]
+    fn ids_continue_after_reopening_a_pruned_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        {
+            let mut h = SqliteHistory::open_file(&path).unwrap().with_keep(3);
+            for id in 1..=10 {
+                h.append(&[msg("main", id, "m")]).unwrap();
+            }
+        }
+        let mut h = SqliteHistory::open_file(&path).unwrap().with_keep(3);
+        assert_eq!(h.last_id("main").unwrap(), 10);
+        assert_eq!(ids(h.recent("main", None, 50).unwrap()), [8, 9, 10]);
+        h.append(&[msg("main", 11, "after")]).unwrap();
+        assert_eq!(ids(h.recent("main", None, 50).unwrap()), [9, 10, 11]);
+        assert_eq!(h.last_id("main").unwrap(), 11);
+    }
+
+    #[test]
+    fn an_oversized_database_is_pruned_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        {
+            let mut h = SqliteHistory::open_file(&path).unwrap();
+            h.append(&(1..=100).map(|i| msg("main", i, "m")).collect::<Vec<_>>())
+                .unwrap();
+            h.append(&(1..=40).map(|i| msg("dev", i, "d")).collect::<Vec<_>>())
+                .unwrap();
+            h.append(&[msg("quiet", 1, "q")]).unwrap();
+        }
+        let h = SqliteHistory::open_file(&path).unwrap().with_keep(10);
+        assert_eq!(rows(&h, "main"), 10);
+        assert_eq!(rows(&h, "dev"), 10);
+        assert_eq!(rows(&h, "quiet"), 1);
+        drop(h);
+        // The rows are gone from the file, not just hidden.
+        let mut h = SqliteHistory::open_file(&path).unwrap();
+        assert_eq!(
+            ids(h.recent("main", None, 100).unwrap()),
+            (91..=100).collect::<Vec<_>>()
+        );
+        assert_eq!(h.last_id("dev").unwrap(), 40);
+    }
+
+    #[test]
+    fn a_failed_prune_keeps_the_appended_batch() {
+        let mut h = SqliteHistory::open_in_memory().unwrap().with_keep(2);
+        h.conn
+            .execute_batch(
+                "CREATE TRIGGER no_delete BEFORE DELETE ON messages
+                 BEGIN SELECT RAISE(ABORT, 'deletes refused'); END;",
+            )
+            .unwrap();
+        for id in 1..=6 {
+            h.append(&[msg("main", id, "m")]).unwrap();
+        }
+        assert_eq!(rows(&h, "main"), 6, "nothing appended was lost");
+        assert_eq!(ids(h.recent("main", None, 10).unwrap()), [5, 6]);
+        h.conn.execute_batch("DROP TRIGGER no_delete;").unwrap();
+        h.append(&[msg("main", 7, "m")]).unwrap();
+        assert_eq!(
+            rows(&h, "main"),
+            2,
+            "the prune is retried on the next write"
+        );
+    }
+
+    #[test]
+    fn pruning_is_a_range_of_the_primary_key() {
+        let h = SqliteHistory::open_in_memory().unwrap();
+        let plan: Vec<String> = h
+            .conn
+            .prepare("EXPLAIN QUERY PLAN DELETE FROM messages WHERE room = ?1 AND id <= ?2")
+            .unwrap()
+            .query_map(params!["main", 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("USING PRIMARY KEY (room=? AND id<?)"),
+            "{plan}"
+        );
     }
 
     #[test]

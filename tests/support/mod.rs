@@ -39,7 +39,7 @@ pub struct TestServer {
 }
 
 pub async fn start_server(opts: ServerOptions) -> TestServer {
-    let history = clicom::server::SqliteHistory::open(&opts.db).unwrap();
+    let history = opts.open_history().unwrap();
     start_server_with_history(opts, Box::new(history)).await
 }
 
