@@ -66,72 +66,61 @@ fn chat(id: u64, name: &str, text: &str, action: bool) -> ServerMsg {
 /// A one-connection WebSocket server that answers the join with hostile frames, then a
 /// marker message, then keeps the connection open.
 fn hostile_server() -> SocketAddr {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-            // The join.
-            let _ = ws.next().await;
-            let hostile_name = format!("eve{}", HOSTILE.iter().map(|h| h.1).collect::<String>());
-            let frames = vec![
-                ServerMsg::Welcome(Welcome {
-                    name: "alice".into(),
-                    color: "2".into(),
-                    room: "main".into(),
-                    max_text: Some(2000),
-                }),
-                ServerMsg::History {
-                    room: "main".into(),
-                    messages: vec![
-                        match chat(1, &hostile_name, &all_hostile("history"), false) {
-                            ServerMsg::Message(m) => m,
-                            _ => unreachable!(),
-                        },
-                    ],
-                },
-                ServerMsg::ActiveUsers {
-                    users: vec!["alice".into(), hostile_name.clone()],
-                    room: None,
-                },
-                chat(2, "BEFORE-CLEAR", "this line must stay on screen", false),
-                chat(3, &hostile_name, &all_hostile("message"), false),
-                chat(4, &hostile_name, &all_hostile("action"), true),
-                ServerMsg::System {
-                    text: all_hostile("system"),
-                    room: None,
-                },
-                ServerMsg::Dm(DirectMessage {
-                    from: hostile_name.clone(),
-                    to: "alice".into(),
-                    text: all_hostile("dm"),
-                    color: "4".into(),
-                    ts: clicom::protocol::now_ms(),
-                }),
-                ServerMsg::Error {
-                    code: ErrorCode::Other,
-                    text: all_hostile("error"),
-                },
-                ServerMsg::Who {
-                    users: vec![hostile_name.clone()],
-                },
-                chat(5, "marker", "END-OF-HOSTILE-FRAMES", false),
-            ];
-            for frame in frames {
-                ws.send(Message::text(frame.encode())).await.unwrap();
-            }
-            // Stay connected (and answer pings) until the client goes.
-            while let Some(Ok(_)) = ws.next().await {}
-        });
-    });
-    addr
+    pty::serve_on_thread(|listener| async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        // The join.
+        let _ = ws.next().await;
+        let hostile_name = format!("eve{}", HOSTILE.iter().map(|h| h.1).collect::<String>());
+        let frames = vec![
+            ServerMsg::Welcome(Welcome {
+                name: "alice".into(),
+                color: "2".into(),
+                room: "main".into(),
+                max_text: Some(2000),
+            }),
+            ServerMsg::History {
+                room: "main".into(),
+                messages: vec![
+                    match chat(1, &hostile_name, &all_hostile("history"), false) {
+                        ServerMsg::Message(m) => m,
+                        _ => unreachable!(),
+                    },
+                ],
+            },
+            ServerMsg::ActiveUsers {
+                users: vec!["alice".into(), hostile_name.clone()],
+                room: None,
+            },
+            chat(2, "BEFORE-CLEAR", "this line must stay on screen", false),
+            chat(3, &hostile_name, &all_hostile("message"), false),
+            chat(4, &hostile_name, &all_hostile("action"), true),
+            ServerMsg::System {
+                text: all_hostile("system"),
+                room: None,
+            },
+            ServerMsg::Dm(DirectMessage {
+                from: hostile_name.clone(),
+                to: "alice".into(),
+                text: all_hostile("dm"),
+                color: "4".into(),
+                ts: clicom::protocol::now_ms(),
+            }),
+            ServerMsg::Error {
+                code: ErrorCode::Other,
+                text: all_hostile("error"),
+            },
+            ServerMsg::Who {
+                users: vec![hostile_name.clone()],
+            },
+            chat(5, "marker", "END-OF-HOSTILE-FRAMES", false),
+        ];
+        for frame in frames {
+            ws.send(Message::text(frame.encode())).await.unwrap();
+        }
+        // Stay connected (and answer pings) until the client goes.
+        while let Some(Ok(_)) = ws.next().await {}
+    })
 }
 
 #[test]

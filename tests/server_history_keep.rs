@@ -8,41 +8,6 @@ use clicom::protocol::{ChatMessage, ClientMsg, ServerMsg};
 use clicom::server::{History, HistoryLocation, ServerOptions, SqliteHistory};
 use support::{WsClient, options, spawn_server_binary, start_server};
 
-/// Joins `room` as `name` and returns the `history` that follows the welcome.
-async fn join_with_history(url: &str, name: &str, room: &str) -> (WsClient, Vec<ChatMessage>) {
-    let mut client = WsClient::connect(url).await;
-    client
-        .send(&ClientMsg::Join {
-            name: name.into(),
-            color: None,
-            room: Some(room.into()),
-        })
-        .await;
-    let history = client
-        .recv_until("history", |m| match m {
-            ServerMsg::History { messages, .. } => Some(messages.clone()),
-            _ => None,
-        })
-        .await;
-    (client, history)
-}
-
-/// Sends each line and waits for its echo (once echoed, it is committed); returns the ids.
-async fn say_all(client: &mut WsClient, lines: &[String]) -> Vec<u64> {
-    let mut ids = Vec::new();
-    for line in lines {
-        client.say(line).await;
-        let id = client
-            .recv_until("the echo", |m| match m {
-                ServerMsg::Message(m) if m.text == *line => Some(m.id.unwrap()),
-                _ => None,
-            })
-            .await;
-        ids.push(id);
-    }
-    ids
-}
-
 async fn page(client: &mut WsClient, before: Option<u64>) -> Vec<u64> {
     client
         .send(&ClientMsg::History {
@@ -78,18 +43,16 @@ async fn joiners_pages_and_restarts_see_only_the_newest_messages() {
         ..options()
     };
     let server = start_server(opts.clone()).await;
-    let (mut alice, history) = join_with_history(&server.url, "Alice", "main").await;
+    let (mut alice, history) =
+        WsClient::join_with_history(&server.url, "Alice", Some("main")).await;
     assert!(history.is_empty());
     let lines: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
-    assert_eq!(
-        say_all(&mut alice, &lines).await,
-        (1..=10).collect::<Vec<_>>()
-    );
-    let (mut dev, _) = join_with_history(&server.url, "Dana", "dev").await;
-    assert_eq!(say_all(&mut dev, &["only one".to_owned()]).await, [1]);
+    assert_eq!(alice.say_all(&lines).await, (1..=10).collect::<Vec<_>>());
+    let (mut dev, _) = WsClient::join_with_history(&server.url, "Dana", Some("dev")).await;
+    assert_eq!(dev.say_all(&["only one".to_owned()]).await, [1]);
 
     // The room is live (Alice is in it): the joiner's history comes from memory.
-    let (mut bob, history) = join_with_history(&server.url, "Bob", "main").await;
+    let (mut bob, history) = WsClient::join_with_history(&server.url, "Bob", Some("main")).await;
     assert_eq!(texts(&history), &lines[7..]);
     assert_eq!(ids(&history), [8, 9, 10]);
     // Paging reads the database: nothing older than the newest three either.
@@ -101,15 +64,12 @@ async fn joiners_pages_and_restarts_see_only_the_newest_messages() {
     drop((alice, bob, dev));
 
     let server = start_server(opts.clone()).await;
-    let (mut carol, history) = join_with_history(&server.url, "Carol", "main").await;
+    let (mut carol, history) =
+        WsClient::join_with_history(&server.url, "Carol", Some("main")).await;
     assert_eq!(ids(&history), [8, 9, 10], "after a restart too");
     let more: Vec<String> = (11..=14).map(|i| format!("line {i}")).collect();
-    assert_eq!(
-        say_all(&mut carol, &more).await,
-        [11, 12, 13, 14],
-        "ids continue"
-    );
-    let (_eve, history) = join_with_history(&server.url, "Eve", "main").await;
+    assert_eq!(carol.say_all(&more).await, [11, 12, 13, 14], "ids continue");
+    let (_eve, history) = WsClient::join_with_history(&server.url, "Eve", Some("main")).await;
     assert_eq!(texts(&history), &more[1..]);
     let history_ids = ids(&history);
     assert!(
@@ -134,9 +94,9 @@ async fn the_binary_honours_history_keep_across_a_restart() {
 
     // First without a bound: the database grows past it.
     let server = spawn_server_binary(&["--db", db_arg, "--msg-rate", "0"], data.path()).await;
-    let (mut alice, _) = join_with_history(&server.url, "Alice", "main").await;
+    let (mut alice, _) = WsClient::join_with_history(&server.url, "Alice", Some("main")).await;
     let lines: Vec<String> = (1..=8).map(|i| format!("line {i}")).collect();
-    say_all(&mut alice, &lines).await;
+    alice.say_all(&lines).await;
     server.signal("TERM");
     assert!(server.wait_exit().await.success());
     drop(alice);
@@ -144,15 +104,15 @@ async fn the_binary_honours_history_keep_across_a_restart() {
     // Restarted with a bound of three: it holds at once, and ids go on from the newest.
     let args = ["--db", db_arg, "--msg-rate", "0", "--history-keep", "3"];
     let server = spawn_server_binary(&args, data.path()).await;
-    let (mut bob, history) = join_with_history(&server.url, "Bob", "main").await;
+    let (mut bob, history) = WsClient::join_with_history(&server.url, "Bob", Some("main")).await;
     assert_eq!(texts(&history), &lines[5..]);
-    assert_eq!(say_all(&mut bob, &["after".to_owned()]).await, [9]);
+    assert_eq!(bob.say_all(&["after".to_owned()]).await, [9]);
     server.signal("TERM");
     assert!(server.wait_exit().await.success());
     drop(bob);
 
     let server = spawn_server_binary(&args, data.path()).await;
-    let (_carol, history) = join_with_history(&server.url, "Carol", "main").await;
+    let (_carol, history) = WsClient::join_with_history(&server.url, "Carol", Some("main")).await;
     assert_eq!(ids(&history), [7, 8, 9]);
     server.signal("TERM");
     assert!(server.wait_exit().await.success());

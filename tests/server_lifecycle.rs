@@ -4,43 +4,9 @@
 
 mod support;
 
-use clicom::protocol::{ChatMessage, ClientMsg, ServerMsg};
+use clicom::protocol::{ChatMessage, ServerMsg};
 use clicom::server::{HistoryLocation, ServerOptions};
 use support::{WsClient, options, spawn_server_binary, start_server};
-
-async fn join_with_history(url: &str, name: &str) -> (WsClient, Vec<ChatMessage>) {
-    let mut client = WsClient::connect(url).await;
-    client
-        .send(&ClientMsg::Join {
-            name: name.into(),
-            color: None,
-            room: None,
-        })
-        .await;
-    let history = client
-        .recv_until("history", |m| match m {
-            ServerMsg::History { messages, .. } => Some(messages.clone()),
-            _ => None,
-        })
-        .await;
-    (client, history)
-}
-
-/// Sends each line and waits for its echo: once echoed, it was broadcast, hence committed.
-async fn say_all(client: &mut WsClient, lines: &[String]) -> Vec<u64> {
-    let mut ids = Vec::new();
-    for line in lines {
-        client.say(line).await;
-        let echo = client
-            .recv_until("the echo", |m| match m {
-                ServerMsg::Message(m) if m.text == *line => Some(m.id.unwrap()),
-                _ => None,
-            })
-            .await;
-        ids.push(echo);
-    }
-    ids
-}
 
 #[tokio::test]
 async fn history_survives_a_restart() {
@@ -50,19 +16,19 @@ async fn history_survives_a_restart() {
         ..options()
     };
     let server = start_server(opts.clone()).await;
-    let (mut alice, history) = join_with_history(&server.url, "Alice").await;
+    let (mut alice, history) = WsClient::join_with_history(&server.url, "Alice", None).await;
     assert!(history.is_empty());
     let lines: Vec<String> = (1..=5).map(|i| format!("before restart {i}")).collect();
-    assert_eq!(say_all(&mut alice, &lines).await, [1, 2, 3, 4, 5]);
+    assert_eq!(alice.say_all(&lines).await, [1, 2, 3, 4, 5]);
     server.stop().await.unwrap();
     drop(alice);
 
     let server = start_server(opts).await;
-    let (mut bob, history) = join_with_history(&server.url, "Bob").await;
+    let (mut bob, history) = WsClient::join_with_history(&server.url, "Bob", None).await;
     let texts: Vec<_> = history.iter().map(|m| m.text.clone()).collect();
     assert_eq!(texts, lines);
     assert_eq!(history[0].name, "Alice");
-    let ids = say_all(&mut bob, &["after restart".to_owned()]).await;
+    let ids = bob.say_all(&["after restart".to_owned()]).await;
     assert_eq!(ids, [6], "ids continue where they stopped");
     server.stop().await.unwrap();
 }
@@ -73,14 +39,14 @@ async fn broadcast_messages_survive_kill_9() {
     let db = data.path().join("chat.db");
     let db_arg = db.to_str().unwrap();
     let server = spawn_server_binary(&["--db", db_arg, "--msg-rate", "0"], data.path()).await;
-    let (mut alice, _) = join_with_history(&server.url, "Alice").await;
+    let (mut alice, _) = WsClient::join_with_history(&server.url, "Alice", None).await;
     let lines: Vec<String> = (1..=20).map(|i| format!("durable {i}")).collect();
-    say_all(&mut alice, &lines).await;
+    alice.say_all(&lines).await;
     server.kill9().await;
     drop(alice);
 
     let server = spawn_server_binary(&["--db", db_arg], data.path()).await;
-    let (_bob, history) = join_with_history(&server.url, "Bob").await;
+    let (_bob, history) = WsClient::join_with_history(&server.url, "Bob", None).await;
     let texts: Vec<_> = history.iter().map(|m| m.text.clone()).collect();
     assert_eq!(texts, lines, "every broadcast message is in the history");
     server.kill9().await;
@@ -242,7 +208,7 @@ async fn a_full_disk_degrades_history_but_chat_goes_on() {
     full.store(false, std::sync::atomic::Ordering::SeqCst);
     alice.say("three").await;
     bob.recv_system("History is being saved again.").await;
-    let (_carol, history) = join_with_history(&server.url, "Carol").await;
+    let (_carol, history) = WsClient::join_with_history(&server.url, "Carol", None).await;
     let texts: Vec<_> = history.iter().map(|m| m.text.as_str()).collect();
     // The live room still remembers what could not be saved, so a newcomer misses nothing.
     assert_eq!(texts, ["one", "two", "marker", "three"]);

@@ -240,22 +240,28 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn open_command_gets_the_url_as_one_argument() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("args");
-        let script = dir.path().join("opener.sh");
+    /// Writes an executable script at `script` that appends each argument it gets, one per
+    /// line, to `out`.
+    fn recording_script(script: &std::path::Path, out: &std::path::Path) {
         std::fs::write(
-            &script,
+            script,
             format!(
                 "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\n",
                 out.display()
             ),
         )
         .unwrap();
-        let mut perm = std::fs::metadata(&script).unwrap().permissions();
+        let mut perm = std::fs::metadata(script).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&script, perm).unwrap();
+        std::fs::set_permissions(script, perm).unwrap();
+    }
+
+    #[tokio::test]
+    async fn open_command_gets_the_url_as_one_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("args");
+        let script = dir.path().join("opener.sh");
+        recording_script(&script, &out);
         let url = "https://example.com/a?b=1&c=$(touch%20pwned);x".to_string();
         open(url.clone(), Some(format!("{} --flag", script.display())))
             .await
@@ -271,17 +277,7 @@ mod tests {
         std::fs::create_dir(&bin).unwrap();
         let out = dir.path().join("args");
         let script = bin.join("open it.sh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\n",
-                out.display()
-            ),
-        )
-        .unwrap();
-        let mut perm = std::fs::metadata(&script).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-        std::fs::set_permissions(&script, perm).unwrap();
+        recording_script(&script, &out);
         let url = "https://example.com/".to_string();
         let command = format!("'{}' --profile \"work stuff\"", script.display());
         open(url.clone(), Some(command)).await.unwrap();

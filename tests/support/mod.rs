@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use clicom::protocol::{ClientMsg, ServerMsg};
+use clicom::protocol::{ChatMessage, ClientMsg, ServerMsg};
 use clicom::server::ServerOptions;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -242,6 +242,47 @@ impl WsClient {
             })
             .await;
         client
+    }
+
+    /// Connects, joins `room` (the server's default for `None`) as `name`, and returns the
+    /// `history` that follows the welcome.
+    pub async fn join_with_history(
+        url: &str,
+        name: &str,
+        room: Option<&str>,
+    ) -> (WsClient, Vec<ChatMessage>) {
+        let mut client = WsClient::connect(url).await;
+        client
+            .send(&ClientMsg::Join {
+                name: name.into(),
+                color: None,
+                room: room.map(str::to_owned),
+            })
+            .await;
+        let history = client
+            .recv_until("history", |m| match m {
+                ServerMsg::History { messages, .. } => Some(messages.clone()),
+                _ => None,
+            })
+            .await;
+        (client, history)
+    }
+
+    /// Sends each line and waits for its echo (once echoed, it was broadcast, hence
+    /// committed); returns the ids the server gave them.
+    pub async fn say_all(&mut self, lines: &[String]) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for line in lines {
+            self.say(line).await;
+            let id = self
+                .recv_until("the echo", |m| match m {
+                    ServerMsg::Message(m) if m.text == *line => m.id,
+                    _ => None,
+                })
+                .await;
+            ids.push(id);
+        }
+        ids
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) {

@@ -431,6 +431,30 @@ impl Drop for Serve {
     }
 }
 
+/// Runs `serve` with a listener on a free loopback port, on a thread of its own with a
+/// one-thread tokio runtime (the PTY tests themselves are synchronous), until the test process
+/// ends; returns the listener's address.
+pub fn serve_on_thread<F, Fut>(serve: F) -> std::net::SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    listener.set_nonblocking(true).expect("non-blocking");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            serve(listener).await;
+        });
+    });
+    addr
+}
+
 /// Writes an executable script that appends each of its arguments on its own line to `out`:
 /// the `open_command` for tests.
 pub fn recording_opener(dir: &Path, out: &Path) -> PathBuf {
