@@ -322,7 +322,6 @@ pub enum ErrorCode {
     TooManyConnections,
     JoinTimeout,
     HistoryUnavailable,
-    ServerShutdown,
     #[serde(other)]
     Other,
 }
@@ -349,7 +348,6 @@ impl ErrorCode {
             ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::JoinTimeout => "join_timeout",
             ErrorCode::HistoryUnavailable => "history_unavailable",
-            ErrorCode::ServerShutdown => "server_shutdown",
             ErrorCode::Other => "other",
         }
     }
