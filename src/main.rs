@@ -29,8 +29,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a chat server (WebSocket on /ws).
-    Serve(clicom::server::ServeArgs),
+    Serve {
+        #[command(flatten)]
+        args: clicom::server::ServeArgs,
+        #[command(flatten)]
+        tls: clicom::server::TlsArgs,
+    },
     /// Start a server and chat on it, in one process (others can join it).
+    #[command(
+        after_help = "Host mode serves plain ws://. For wss://, run `clicom serve --tls-cert PATH --tls-key PATH`."
+    )]
     Host(clicom::host::HostArgs),
     /// Measure a Clicom server under load (fan-out, idle connections, reconnect storms).
     Bench(clicom::bench::BenchArgs),
@@ -39,7 +47,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve { args, tls }) => serve(args, tls),
         Some(Command::Host(args)) => host(args),
         Some(Command::Bench(args)) => return clicom::bench::main(args),
         None => client(cli.client),
@@ -53,10 +61,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: clicom::server::ServeArgs) -> anyhow::Result<()> {
+fn serve(args: clicom::server::ServeArgs, tls: clicom::server::TlsArgs) -> anyhow::Result<()> {
     init_server_logging(args.save.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(clicom::server::serve(args))
+    runtime.block_on(clicom::server::serve(args, tls))
 }
 
 fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {

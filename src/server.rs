@@ -1,6 +1,6 @@
 //! The Clicom chat server: `run` serves the JSON protocol over WebSocket on a listener until
 //! the shutdown future resolves, then closes every client with 1001 and flushes history.
-//! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, limits, history.
+//! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, TLS, limits, history.
 
 use std::future::Future;
 use std::io::Write;
@@ -24,12 +24,14 @@ pub mod limits;
 pub mod presence;
 mod room;
 mod socket;
+pub mod tls;
 
 use admission::{AdmissionPolicy, ConnectionTable};
 use connection::ConnectionConfig;
 pub use history::{History, HistoryError, HistoryLocation, SqliteHistory};
 use hub::{Hub, HubCmd, HubConfig};
 use limits::FloodPolicy;
+pub use tls::{TlsArgs, TlsError};
 
 /// Every limit and knob of a server. `Default` is a sane public server with in-memory history.
 #[derive(Debug, Clone)]
@@ -51,7 +53,7 @@ pub struct ServerOptions {
     pub mute_for: Duration,
     /// Time to send a successful `join` after connecting.
     pub join_timeout: Duration,
-    /// Time from TCP accept to a finished WebSocket handshake (slowloris guard).
+    /// Time from TCP accept to a finished WebSocket handshake, TLS included (slowloris guard).
     pub handshake_timeout: Duration,
     /// Connections at once, all addresses together; more are dropped at accept.
     pub max_connections: usize,
@@ -77,6 +79,9 @@ pub struct ServerOptions {
     pub read_buffer_bytes: usize,
     /// Also serve `/echo` (WebSocket echo, for the Autobahn conformance suite).
     pub conformance_echo: bool,
+    /// Speak TLS (`wss://`) with this configuration; `None` serves plain `ws://`. The TLS
+    /// handshake counts against `handshake_timeout`. See [`tls::server_config`].
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Defaults shared by [`ServerOptions::default`] and the `clicom serve` flags.
@@ -129,6 +134,7 @@ impl Default for ServerOptions {
             history_page_max: HISTORY_PAGE_MAX,
             read_buffer_bytes: READ_BUFFER,
             conformance_echo: false,
+            tls: None,
         }
     }
 }
@@ -207,7 +213,7 @@ pub struct ServeArgs {
     /// Apply --max-per-ip to loopback connections too.
     #[arg(long)]
     pub limit_loopback: bool,
-    /// Seconds a client has to finish the WebSocket handshake.
+    /// Seconds a client has to finish the WebSocket handshake (TLS included).
     #[arg(long, value_name = "SECS", default_value_t = defaults::HANDSHAKE_TIMEOUT_SECS)]
     pub handshake_timeout: u64,
     /// Seconds a client has to join after connecting.
@@ -276,18 +282,23 @@ impl ServeArgs {
     }
 }
 
-/// `clicom serve`: opens history, binds, prints `Clicom server listening on ws://ADDR/ws` on
-/// stdout, and serves until SIGINT or SIGTERM.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let opts = args.options();
+/// `clicom serve`: loads the TLS certificate if any, opens history, binds, prints
+/// `Clicom server listening on ws://ADDR/ws` (`wss://` with TLS) on stdout, and serves until
+/// SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs, tls: TlsArgs) -> anyhow::Result<()> {
+    let opts = ServerOptions {
+        tls: tls.server_config()?,
+        ..args.options()
+    };
     let history = opts.open_history()?;
     let listener = bind(args.addr())?;
     let local = listener.local_addr()?;
-    tracing::info!(addr = %local, db = %opts.db, "Clicom server listening");
+    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
+    tracing::info!(addr = %local, db = %opts.db, scheme, "Clicom server listening");
     {
         // stdout may be closed; the server does not need it.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "Clicom server listening on ws://{local}/ws");
+        let _ = writeln!(out, "Clicom server listening on {scheme}://{local}/ws");
         let _ = out.flush();
     }
     run_with_history(listener, opts, Box::new(history), shutdown_signal()).await
@@ -397,6 +408,7 @@ pub async fn run_with_history(
     });
     let router = http::router(Arc::clone(&shared));
     drop(shared);
+    let tls = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     tokio::pin!(shutdown);
@@ -411,6 +423,7 @@ pub async fn run_with_history(
                         slot,
                         router.clone(),
                         opts.handshake_timeout,
+                        tls.as_ref(),
                         stop_rx.clone(),
                     ),
                     None => tracing::debug!(%peer, "connection dropped: over the connection limits"),

@@ -1,6 +1,7 @@
 //! The HTTP face of the server: the axum routes (`/ws`, `/ws/<room>`, `/health`, `/`) and the
-//! per-TCP-connection hyper driver with its handshake timeout. WebSocket upgrades are
-//! configured here (small read buffer, frame limit) and handed to the connection task.
+//! per-TCP-connection hyper driver (over TLS for `wss://`) with its handshake timeout.
+//! WebSocket upgrades are configured here (small read buffer, frame limit) and handed to the
+//! connection task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +16,10 @@ use axum::routing::get;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -249,41 +252,89 @@ async fn refuse(mut socket: Socket, limit: usize) {
     let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
 }
 
-/// Serves one accepted TCP connection: HTTP/1.1 until it upgrades to a WebSocket (which then
-/// lives in its own task) or the handshake time runs out.
+/// Serves one accepted TCP connection: the TLS handshake when `tls` is given, then HTTP/1.1
+/// until it upgrades to a WebSocket (which then lives in its own task) or the handshake time,
+/// one deadline for TLS and HTTP together, runs out. Everything happens in a new task, so a
+/// slow handshake never holds up the accept loop.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_connection(
     stream: TcpStream,
     peer: SocketAddr,
     slot: Slot,
     router: Router,
     handshake_timeout: Duration,
-    mut stopping: watch::Receiver<bool>,
+    tls: Option<&TlsAcceptor>,
+    stopping: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    tokio::spawn(async move {
-        let meta = ConnMeta {
-            peer,
-            slot: Arc::new(slot),
-        };
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(meta.clone());
-            router.clone().call(req)
-        });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(handshake_timeout)
-            .max_buf_size(16 * 1024);
-        let http = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        tokio::select! {
-            served = tokio::time::timeout(handshake_timeout, http) => match served {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP connection error"),
-                Err(_) => tracing::debug!(%peer, "HTTP connection timed out"),
-            },
-            _ = stopping.wait_for(|stop| *stop) => {}
+    let meta = ConnMeta {
+        peer,
+        slot: Arc::new(slot),
+    };
+    match tls {
+        None => {
+            tokio::spawn(serve_http(
+                std::future::ready(Ok(stream)),
+                meta,
+                router,
+                handshake_timeout,
+                stopping,
+            ));
         }
+        Some(acceptor) => {
+            tokio::spawn(serve_http(
+                acceptor.accept(stream),
+                meta,
+                router,
+                handshake_timeout,
+                stopping,
+            ));
+        }
+    }
+}
+
+/// Drives hyper over the stream `io` yields: the TCP stream itself for `ws://`, or the TLS
+/// handshake's result for `wss://`. Generic so that plain connections pay nothing for TLS.
+async fn serve_http<I>(
+    io: impl Future<Output = std::io::Result<I>>,
+    meta: ConnMeta,
+    router: Router,
+    handshake_timeout: Duration,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let peer = meta.peer;
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(meta.clone());
+        router.clone().call(req)
     });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout)
+        .max_buf_size(16 * 1024);
+    let handshake = async {
+        let io = match io.await {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+        };
+        let http = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        if let Err(e) = http.await {
+            tracing::debug!(%peer, error = %e, "HTTP connection error");
+        }
+    };
+    tokio::select! {
+        served = tokio::time::timeout(handshake_timeout, handshake) => {
+            if served.is_err() {
+                tracing::debug!(%peer, "handshake timed out");
+            }
+        }
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
 }
