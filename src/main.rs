@@ -36,9 +36,10 @@ enum Command {
         tls: clicom::server::TlsArgs,
     },
     /// Start a server and chat on it, in one process (others can join it).
-    #[command(
-        after_help = "Host mode serves plain ws://. For wss://, run `clicom serve --tls-cert PATH --tls-key PATH`."
-    )]
+    #[command(after_help = concat!(
+        "Host mode serves plain ws://. For wss://, run ",
+        "`clicom serve --tls-cert PATH --tls-key PATH`."
+    ))]
     Host(clicom::host::HostArgs),
     /// Measure a Clicom server under load (fan-out, idle connections, reconnect storms).
     Bench(clicom::bench::BenchArgs),

@@ -1,6 +1,7 @@
 //! The Clicom chat server: `run` serves the JSON protocol over WebSocket on a listener until
 //! the shutdown future resolves, then closes every client with 1001 and flushes history.
-//! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, TLS, limits, history.
+//! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, [`tls`],
+//! limits, history.
 
 use std::future::Future;
 use std::io::Write;

@@ -32,7 +32,7 @@ impl TlsArgs {
 /// Why the certificate or key cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the TLS {what} file {path}: {source}")]
+    #[error("cannot read the TLS {what} file {path}")]
     Read {
         what: &'static str,
         path: PathBuf,
@@ -41,13 +41,9 @@ pub enum TlsError {
     },
     #[error("the TLS certificate file {path} is not valid PEM: {message}")]
     CertPem { path: PathBuf, message: String },
-    #[error(
-        "the TLS certificate file {path} holds no certificate (expected PEM \"BEGIN CERTIFICATE\" blocks)"
-    )]
+    #[error("the TLS certificate file {path} holds no certificate (expected PEM certificates)")]
     NoCertificate { path: PathBuf },
-    #[error(
-        "the TLS key file {path} holds no private key (expected a PEM PKCS#8, RSA or EC private key)"
-    )]
+    #[error("the TLS key file {path} holds no private key (expected PKCS#8, RSA or EC, PEM)")]
     NoKey { path: PathBuf },
     #[error("the TLS key file {path} is not a valid PEM private key: {message}")]
     KeyPem { path: PathBuf, message: String },

@@ -433,7 +433,11 @@ pub async fn raw_endpoint(response: &'static str) -> (SocketAddr, JoinHandle<()>
 pub struct TestPki {
     pub ca_cert: CertificateDer<'static>,
     pub server_cert: CertificateDer<'static>,
+    /// PKCS#8 DER.
     pub server_key: Vec<u8>,
+    /// The leaf and its key as PEM, for `clicom serve --tls-cert/--tls-key`.
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
 }
 
 impl TestPki {
@@ -453,6 +457,8 @@ impl TestPki {
             ca_cert: ca.der().clone(),
             server_cert: leaf.der().clone(),
             server_key: leaf_key.serialize_der(),
+            server_cert_pem: leaf.pem(),
+            server_key_pem: leaf_key.serialize_pem(),
         }
     }
 }

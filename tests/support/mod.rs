@@ -10,13 +10,14 @@ use std::time::Duration;
 use clicom::protocol::{ChatMessage, ClientMsg, ServerMsg};
 use clicom::server::ServerOptions;
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 /// How long any expected event may take before a test fails (a guard against hanging, not a
 /// speed requirement).
@@ -33,7 +34,9 @@ pub fn options() -> ServerOptions {
 /// A server running in this process on an ephemeral loopback port.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// `ws://ADDR/ws`, or `wss://ADDR/ws` when the options carry a TLS configuration.
     pub url: String,
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -50,6 +53,7 @@ pub async fn start_server_with_history(
 ) -> TestServer {
     let listener = clicom::server::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
+    let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(clicom::server::run_with_history(
         listener,
@@ -61,7 +65,8 @@ pub async fn start_server_with_history(
     ));
     TestServer {
         addr,
-        url: format!("ws://{addr}/ws"),
+        url: format!("{scheme}://{addr}/ws"),
+        scheme,
         stop: Some(stop),
         task: Some(task),
     }
@@ -70,7 +75,7 @@ pub async fn start_server_with_history(
 impl TestServer {
     /// The URL of a room path, `/ws/<room>`.
     pub fn room_url(&self, room: &str) -> String {
-        format!("ws://{}/ws/{room}", self.addr)
+        format!("{}://{}/ws/{room}", self.scheme, self.addr)
     }
 
     /// Asks for a graceful shutdown and waits for `run` to return.
@@ -140,8 +145,9 @@ pub async fn spawn_server_binary(args: &[&str], data_dir: &Path) -> ServerProces
     ServerProcess { child, addr, url }
 }
 
-/// Waits for the server binary's first stdout line, `Clicom server listening on ws://ADDR/ws`,
-/// and returns its URL and address; `None` if the process closed stdout first.
+/// Waits for the server binary's first stdout line, `Clicom server listening on ws://ADDR/ws`
+/// (`wss://` with TLS), and returns its URL and address; `None` if the process closed stdout
+/// first.
 pub async fn announced_address(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
 ) -> Option<(String, SocketAddr)> {
@@ -154,7 +160,9 @@ pub async fn announced_address(
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_owned();
     let addr = url
-        .trim_start_matches("ws://")
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .unwrap_or_else(|| panic!("not a ws:// or wss:// URL: {url:?}"))
         .trim_end_matches("/ws")
         .parse()
         .unwrap();
@@ -217,10 +225,27 @@ impl WsClient {
         WsClient { ws }
     }
 
+    /// Connects to a `wss://` URL trusting only the web PKI roots and `roots`.
+    pub async fn connect_tls(url: &str, roots: &[CertificateDer<'static>]) -> WsClient {
+        let connector = Connector::Rustls(clicom::client::tls::client_config(roots));
+        let connecting =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector));
+        let (ws, _) = tokio::time::timeout(WAIT, connecting)
+            .await
+            .expect("connects in time")
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        WsClient { ws }
+    }
+
     /// Connects, joins as `name`, and waits until its own arrival is announced (so that the
     /// next join lands in a later presence announcement).
     pub async fn join(url: &str, name: &str) -> WsClient {
-        let mut client = WsClient::connect(url).await;
+        WsClient::connect(url).await.joined(name).await
+    }
+
+    /// Joins as `name` on this connection, as [`WsClient::join`] does.
+    pub async fn joined(self, name: &str) -> WsClient {
+        let mut client = self;
         client
             .send(&ClientMsg::Join {
                 name: name.into(),

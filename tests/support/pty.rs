@@ -408,6 +408,7 @@ impl Serve {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
         let port = url
+            .trim_start_matches("wss://")
             .trim_start_matches("ws://")
             .trim_end_matches("/ws")
             .rsplit(':')
