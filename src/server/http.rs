@@ -256,7 +256,6 @@ async fn refuse(mut socket: Socket, limit: usize) {
 /// until it upgrades to a WebSocket (which then lives in its own task) or the handshake time,
 /// one deadline for TLS and HTTP together, runs out. Everything happens in a new task, so a
 /// slow handshake never holds up the accept loop.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn spawn_connection(
     stream: TcpStream,
     peer: SocketAddr,
