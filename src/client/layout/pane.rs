@@ -760,6 +760,20 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
             pieces.push(Piece::new("-- ", styles::SYSTEM));
             body_pieces(text, &entry.links, styles::SYSTEM, &mut pieces);
         }
+        EntryKind::Info(text) if text.contains('\n') => {
+            let mut rows = Vec::new();
+            if let Some(day) = entry.day {
+                rows.push(day_row(day, width));
+            }
+            rows.extend(table_rows(
+                pieces,
+                text,
+                &entry.links,
+                width,
+                continuation_indent(options),
+            ));
+            return rows;
+        }
         EntryKind::Info(text) => body_pieces(text, &entry.links, styles::INFO, &mut pieces),
         EntryKind::Error(text) => {
             pieces.push(Piece::new("! ", styles::ERROR));
@@ -794,11 +808,74 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
     }
     let mut rows = Vec::new();
     if let Some(day) = entry.day {
-        let label = day.format("%A, %-d %B %Y").to_string();
-        rows.push(centered(&label, width, styles::DAY));
+        rows.push(day_row(day, width));
     }
     rows.extend(wrap(&pieces, width, continuation_indent(options)));
     rows
+}
+
+fn day_row(day: NaiveDate, width: u16) -> Row {
+    let label = day.format("%A, %-d %B %Y").to_string();
+    centered(&label, width, styles::DAY)
+}
+
+/// The client's own multi-line text (`/help`, `/stats`), after `prefix` (the timestamp): each
+/// line wrapped by itself, and a line laid out in two columns (`  /join ROOM    switch …`)
+/// continues under its second column rather than at the left edge.
+fn table_rows(
+    prefix: Vec<Piece<'_>>,
+    text: &str,
+    links: &[EntryLink],
+    width: u16,
+    indent: u16,
+) -> Vec<Row> {
+    let prefix_width: usize = prefix.iter().map(|p| display_width(p.text)).sum();
+    // Hard lines after the first start at the continuation indent, as they would in `wrap`.
+    let pad = " ".repeat(usize::from(indent));
+    let mut rows = Vec::new();
+    let mut pieces = prefix;
+    let mut start = 0;
+    for line in text.split('\n') {
+        let end = start + line.len();
+        let text_column = if start == 0 {
+            u16::try_from(prefix_width).unwrap_or(u16::MAX)
+        } else {
+            pieces.push(Piece::new(&pad, Style::new()));
+            indent
+        };
+        let line_links: Vec<EntryLink> = links
+            .iter()
+            .filter(|l| l.start >= start && l.end <= end)
+            .map(|l| EntryLink {
+                start: l.start - start,
+                end: l.end - start,
+                target: l.target.clone(),
+            })
+            .collect();
+        body_pieces(line, &line_links, styles::INFO, &mut pieces);
+        let hang = second_column(line)
+            .map(|col| text_column.saturating_add(col))
+            .filter(|&col| col <= width / 2)
+            .unwrap_or(indent);
+        rows.extend(wrap(&pieces, width, hang));
+        pieces.clear();
+        start = end + 1;
+    }
+    rows
+}
+
+/// The display column where a line's second column starts: after its leading spaces, the first
+/// run of two or more spaces ends there. `None` for a line that is not laid out in columns.
+fn second_column(line: &str) -> Option<u16> {
+    let body = line.trim_start_matches(' ');
+    let lead = line.len() - body.len();
+    let gap = body.find("  ")?;
+    let after = body[gap..].trim_start_matches(' ');
+    if after.is_empty() {
+        return None;
+    }
+    let col = lead + gap + (body.len() - gap - after.len());
+    u16::try_from(display_width(&line[..col])).ok()
 }
 
 /// A one-row rule with `label` in the middle: `──── label ────`.
@@ -866,6 +943,57 @@ mod tests {
                 ViewRow::Ruler => "RULER".into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn multi_line_info_in_two_columns_wraps_under_its_second_column() {
+        let opts = LayoutOptions {
+            timestamps: true,
+            ..OPTS
+        };
+        let text = "Commands:\n  /join ROOM    switch to another room, created on demand when \
+                    nobody is in it\nplain words that run on past the edge of the pane, twice";
+        let mut p = Pane::new(100, opts);
+        p.set_width(50);
+        p.push(1_700_000_000_000, EntryKind::Info(text.into()));
+        let rows: Vec<String> = view_texts(&p, 10)
+            .into_iter()
+            .filter(|r| !r.starts_with('─'))
+            .collect();
+        assert!(rows[0].ends_with("] Commands:"), "{rows:?}");
+        assert_eq!(
+            rows[1..].to_vec(),
+            [
+                "          /join ROOM    switch to another room,",
+                "                        created on demand when",
+                "                        nobody is in it",
+                "        plain words that run on past the edge of",
+                "        the pane, twice",
+            ],
+            "the description hangs under itself; other lines under the text"
+        );
+        for row in &rows {
+            assert!(display_width(row) <= 50, "{row:?} fits the pane");
+        }
+        // Too narrow for the second column to hang: under the text, as any wrapped line.
+        p.set_width(40);
+        let rows = view_texts(&p, 20);
+        let at = rows.iter().position(|r| r.contains("/join")).unwrap();
+        assert!(rows[at + 1].starts_with("        ") && !rows[at + 1].starts_with("         "));
+    }
+
+    #[test]
+    fn second_columns_are_found_only_after_a_double_space() {
+        assert_eq!(second_column("  /who        list"), Some(14));
+        assert_eq!(second_column("  Ctrl-W Alt-D  delete"), Some(16));
+        assert_eq!(second_column("Commands:"), None);
+        assert_eq!(second_column("one two three"), None);
+        assert_eq!(second_column("  trailing   "), None);
+        assert_eq!(
+            second_column("  日本  語"),
+            Some(8),
+            "display columns, not bytes"
+        );
     }
 
     #[test]
