@@ -166,6 +166,19 @@ pub fn name_key(name: &str) -> String {
     skeleton.to_lowercase()
 }
 
+/// A second identity for the look-alikes that case folding hides: the confusable skeleton taken
+/// before lowercasing, so a capital `I` still reads as `l` (`CarI` is `Carl`). Names collide
+/// when either this or [`name_key`] matches (the two are needed together: `ALICE` is `alice` only
+/// by `name_key`).
+pub fn look_alike_key(name: &str) -> String {
+    let folded: String = name
+        .chars()
+        .map(|c| small_capital_letter(c).unwrap_or(c))
+        .collect();
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    skeleton.to_lowercase()
+}
+
 /// Lowercase, except Cherokee, which folds to its capitals: those are the letters that look
 /// Latin (`Ꭺ` like `A`), while its small letters look like small capitals and would escape the
 /// skeleton. Latin small capitals (`ᴀʟɪᴄᴇ`), which the skeleton leaves alone, fold to their
@@ -327,6 +340,20 @@ mod tests {
         );
         assert_eq!(name_key("\u{13AA}\u{13B3}"), name_key("\u{AB7A}\u{AB83}"));
         assert_ne!(name_key("\u{13AA}"), name_key("\u{13AB}"));
+    }
+
+    #[test]
+    fn a_capital_i_for_an_l_is_caught_by_the_look_alike_key() {
+        // Lowercasing first makes "CarI" "cari", which the skeleton leaves alone.
+        assert_ne!(name_key("CarI"), name_key("Carl"));
+        assert_eq!(look_alike_key("CarI"), look_alike_key("Carl"));
+        assert_eq!(look_alike_key("BiII"), look_alike_key("bill"));
+        assert_eq!(look_alike_key("\u{1D04}ar\u{029F}"), look_alike_key("Carl"));
+        // Different names stay different under both keys.
+        for (a, b) in [("Carl", "Carla"), ("alice", "alicia"), ("Ian", "Jan")] {
+            assert_ne!(name_key(a), name_key(b), "{a} {b}");
+            assert_ne!(look_alike_key(a), look_alike_key(b), "{a} {b}");
+        }
     }
 
     #[test]

@@ -175,6 +175,11 @@ async fn invisible_padded_and_lookalike_names_are_refused() {
         ("A\u{217c}ice", ErrorCode::NameTaken), // ROMAN NUMERAL FIFTY for l
         ("\u{13aa}lice", ErrorCode::NameTaken), // Cherokee A
         ("A1ice", ErrorCode::NameTaken),      // digit one for l
+        ("AIice", ErrorCode::NameTaken),      // capital i for l
+        (
+            "\u{1d00}\u{29f}\u{26a}\u{1d04}\u{1d07}",
+            ErrorCode::NameTaken,
+        ), // small capitals
     ];
     let mut wrong = Vec::new();
     for (name, want) in cases {
@@ -192,4 +197,11 @@ async fn invisible_padded_and_lookalike_names_are_refused() {
             matches!(m, ServerMsg::Welcome(w) if w.name == "Alicia").then_some(())
         })
         .await;
+    // A nick change is held to the same rules.
+    other
+        .send(&ClientMsg::Nick {
+            name: "AIice".into(),
+        })
+        .await;
+    assert_eq!(other.recv_error().await.0, ErrorCode::NameTaken);
 }

@@ -25,7 +25,9 @@ use crate::protocol::{
     ChatMessage, ClientMsg, Color, DEFAULT_ROOM, DirectMessage, ErrorCode, RoomInfo, ServerMsg,
     Welcome, now_ms,
 };
-use crate::text::{name_key, sanitize_line, sanitize_text, validate_name, validate_room};
+use crate::text::{
+    look_alike_key, name_key, sanitize_line, sanitize_text, validate_name, validate_room,
+};
 
 /// Identifies one WebSocket connection for its whole life; never reused.
 pub type ConnId = u64;
@@ -142,6 +144,8 @@ struct Identity {
     name: String,
     /// `name_key(name)`: the key in `Hub::names`.
     key: String,
+    /// `look_alike_key(name)`: the key in `Hub::look_alikes`.
+    alt_key: String,
     color: String,
     room: String,
 }
@@ -171,6 +175,9 @@ pub struct Hub {
     sessions: HashMap<ConnId, Session>,
     /// `name_key` of each joined session's name → its connection.
     names: HashMap<String, ConnId>,
+    /// `look_alike_key` of each joined session's name → its connection: look-alikes that case
+    /// folding hides from `names` (a capital `I` for an `l`).
+    look_alikes: HashMap<String, ConnId>,
     rooms: BTreeMap<String, Room>,
     /// The last id handed out per live room (and per emptied room while history is
     /// degraded), so ids keep increasing even when the database cannot be read.
@@ -197,6 +204,7 @@ impl Hub {
             history,
             sessions: HashMap::new(),
             names: HashMap::new(),
+            look_alikes: HashMap::new(),
             rooms: BTreeMap::new(),
             last_ids: HashMap::new(),
             join_deadlines: VecDeque::new(),
@@ -438,6 +446,7 @@ impl Hub {
             });
         }
         self.names.clear();
+        self.look_alikes.clear();
         self.rooms.clear();
         self.join_deadlines.clear();
         self.presence_due.clear();
@@ -511,10 +520,10 @@ impl Hub {
             }
         };
         let key = name_key(&name);
+        let alt_key = look_alike_key(&name);
         let holder = self
-            .names
-            .get(&key)
-            .and_then(|c| self.identity(*c))
+            .holder_of(&key, &alt_key)
+            .and_then(|c| self.identity(c))
             .map(|i| i.name.clone());
         if let Some(holder) = holder {
             let text = if holder.to_lowercase() == name.to_lowercase() {
@@ -553,10 +562,12 @@ impl Hub {
         self.release_staged_output(now);
         tracing::info!(conn, name, room, "joined");
         self.names.insert(key.clone(), conn);
+        self.look_alikes.insert(alt_key.clone(), conn);
         if let Some(session) = self.sessions.get_mut(&conn) {
             session.identity = Some(Identity {
                 name,
                 key,
+                alt_key,
                 color: color.to_string(),
                 room: room.clone(),
             });
@@ -733,7 +744,8 @@ impl Hub {
             }
         };
         let key = name_key(&name);
-        if let Some(&holder) = self.names.get(&key)
+        let alt_key = look_alike_key(&name);
+        if let Some(holder) = self.holder_of(&key, &alt_key)
             && holder != conn
         {
             let holder_name = self
@@ -751,10 +763,13 @@ impl Hub {
         if name != id.name {
             tracing::info!(conn, from = id.name, to = name, "renamed");
             self.names.remove(&id.key);
+            self.look_alikes.remove(&id.alt_key);
             self.names.insert(key.clone(), conn);
+            self.look_alikes.insert(alt_key.clone(), conn);
             if let Some(identity) = self.identity_mut(conn) {
                 identity.name = name.clone();
                 identity.key = key;
+                identity.alt_key = alt_key;
             }
             if let Some(room) = self.rooms.get_mut(&id.room) {
                 room.changes.rename(&id.name, &name);
@@ -1010,10 +1025,19 @@ impl Hub {
         }
     }
 
+    /// Who holds a name with these keys (see [`name_key`] and [`look_alike_key`]), if anyone.
+    fn holder_of(&self, key: &str, alt_key: &str) -> Option<ConnId> {
+        self.names
+            .get(key)
+            .or_else(|| self.look_alikes.get(alt_key))
+            .copied()
+    }
+
     fn forget(&mut self, conn: ConnId, identity: Option<Identity>, now: Instant) {
         if let Some(id) = identity {
             tracing::info!(conn, name = id.name, room = id.room, "left");
             self.names.remove(&id.key);
+            self.look_alikes.remove(&id.alt_key);
             self.exit_room(conn, &id, now);
         } else {
             tracing::debug!(conn, "session closed before joining");
