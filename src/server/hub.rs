@@ -940,7 +940,12 @@ impl Hub {
         self.mark_dirty(&id.room, now);
     }
 
+    /// Membership changed: the list is sent again when the window ends, even if the changes
+    /// cancel out in the announcement (a quick reconnect still needs its list).
     fn mark_dirty(&mut self, room_name: &str, now: Instant) {
+        if let Some(room) = self.rooms.get_mut(room_name) {
+            room.list_stale = true;
+        }
         if let Some(room) = self.rooms.get_mut(room_name)
             && room.dirty_since.is_none()
         {

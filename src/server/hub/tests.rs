@@ -799,6 +799,21 @@ fn disconnect_frees_the_name() {
 }
 
 #[test]
+fn a_quick_reconnect_under_the_same_name_still_gets_the_user_list() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice"), (2, "Zed")]);
+    // Zed's connection drops and a new one joins as Zed within one presence window: the leave
+    // and the join cancel out in the announcement, but the newcomer still needs the list.
+    f.hub.disconnect(2, f.now);
+    f.join(3, "Zed");
+    f.settle();
+    let zed = f.frames(3);
+    assert!(texts(&zed).is_empty(), "nothing to announce: {zed:?}");
+    assert_eq!(active_users(&zed), [names(&["Alice", "Zed"])]);
+    assert!(texts(&f.frames(1)).is_empty());
+}
+
+#[test]
 fn nothing_is_delivered_before_it_is_committed() {
     let mut f = Fixture::new();
     f.room_of(&[(1, "Alice"), (2, "Bob")]);
