@@ -371,12 +371,11 @@ fn carry_out(
                 });
             }
             Effect::SaveSetting(change) => {
-                let result = match &change {
+                let result = config.edit(|config| match &change {
                     SettingChange::Name(name) => config.set_name(name),
                     SettingChange::Color(color) => config.set_color(color),
                     SettingChange::Server(server) => config.set_server(server),
-                }
-                .and_then(|()| config.save());
+                });
                 if let Err(e) = result {
                     tracing::warn!(error = %e, ?change, "settings not saved");
                     edges

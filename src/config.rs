@@ -268,6 +268,34 @@ impl Config {
         Ok(())
     }
 
+    /// Changes the file on disk with `change`: reads it again first, so edits made to it since
+    /// it was loaded (by the user, by another client) are kept, then applies `change` and saves.
+    /// A file that has become unreadable or malformed is an error and is left as it is.
+    pub fn edit(
+        &mut self,
+        change: impl FnOnce(&mut Config) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        self.reload()?;
+        change(self)?;
+        self.save()
+    }
+
+    /// Replaces the document with the file's current contents (a file that is gone keeps what
+    /// was loaded, so a save recreates it).
+    fn reload(&mut self) -> Result<(), ConfigError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => {
+                *self = Config::parse(&self.path, &text)?;
+                Ok(())
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(ConfigError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
     /// Writes the document atomically: a temporary file in the same directory, then a rename,
     /// so a crash mid-save leaves the old file or the new one, never half of one. Creates the
     /// directory if needed.
@@ -647,6 +675,50 @@ enabled = true
         assert_eq!(saved, expected);
         let reread = parse(&saved).unwrap();
         assert_eq!(reread.settings(), config.settings());
+    }
+
+    #[test]
+    fn an_edit_keeps_what_was_written_to_the_file_since_it_was_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# mine\nname = \"alice\"\n").unwrap();
+        let mut config = Config::load(&path).unwrap();
+        // Meanwhile, the user edits the file by hand.
+        std::fs::write(
+            &path,
+            "# mine\nname = \"alice\"\nopen_command = \"firefox\" # added\n[servers]\nhome = \"10.0.0.2:10000\"\n",
+        )
+        .unwrap();
+        config.edit(|c| c.set_color("5")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("open_command = \"firefox\" # added"),
+            "{text}"
+        );
+        assert!(text.contains("home = \"10.0.0.2:10000\""), "{text}");
+        assert!(text.contains("color = \"5\""), "{text}");
+        assert!(text.starts_with("# mine\n"), "{text}");
+        assert_eq!(config.settings().open_command.as_deref(), Some("firefox"));
+    }
+
+    #[test]
+    fn an_edit_leaves_a_file_that_became_malformed_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "name = \"alice\"\n").unwrap();
+        let mut config = Config::load(&path).unwrap();
+        let broken = "name = \"alice\"\n[servers\n";
+        std::fs::write(&path, broken).unwrap();
+        let err = config.edit(|c| c.set_color("2")).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { line: 2, .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
+        // A file that is gone is written again from what was loaded, plus the change.
+        std::fs::remove_file(&path).unwrap();
+        config.edit(|c| c.set_color("2")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "name = \"alice\"\ncolor = \"2\"\n"
+        );
     }
 
     #[test]
