@@ -950,6 +950,8 @@ impl App {
                 } else if online {
                     fx.push(Effect::Net(NetCmd::Send(ClientMsg::JoinRoom { room })));
                 } else {
+                    let left = format!("#{}", self.room);
+                    self.withdraw_unsent(false, &left);
                     self.room = room.clone();
                     fx.push(Effect::Net(NetCmd::SetIdentity(self.identity())));
                     self.separator(format!("#{room}"));
@@ -1012,6 +1014,8 @@ impl App {
     }
 
     fn switch_server(&mut self, label: String, url: String, fx: &mut Vec<Effect>) {
+        let left = sanitize_line(&self.server_url).into_owned();
+        self.withdraw_unsent(true, &left);
         self.server_label = label.clone();
         self.server_url = url.clone();
         self.users.clear();
@@ -1027,6 +1031,25 @@ impl App {
         self.outbox.requeue_in_flight();
         self.conn = ConnState::Connecting { attempt: 1 };
         fx.push(Effect::Net(NetCmd::SwitchServer(url)));
+        self.sync_pending();
+    }
+
+    /// The room (or, with `all`, the server) is being left while messages typed for it are
+    /// still unconfirmed: they are taken back rather than sent to the next audience, each
+    /// shown in an error line and put in the input history so Up brings it back.
+    fn withdraw_unsent(&mut self, all: bool, left: &str) {
+        let gone = self.outbox.withdraw(all);
+        if gone.is_empty() {
+            return;
+        }
+        for o in &gone {
+            self.editor.push_history(&o.input_line());
+            self.error(format!(
+                "not confirmed by {left}, which you left: {} — Up brings it back",
+                sanitize_line(&o.input_line())
+            ));
+        }
+        self.forget_konami();
         self.sync_pending();
     }
 

@@ -155,6 +155,19 @@ impl Outbox {
         }
     }
 
+    /// Takes out, oldest first, the messages whose destination is gone: every one when `all`,
+    /// else those for the room (chat and actions, not DMs). Used when the room or server
+    /// changes before they could be sent, so they never reach an audience they were not
+    /// written for.
+    pub fn withdraw(&mut self, all: bool) -> Vec<Outgoing> {
+        let (gone, kept): (Vec<_>, Vec<_>) = self
+            .items
+            .drain(..)
+            .partition(|o| all || !matches!(o.kind, OutgoingKind::Dm { .. }));
+        self.items = kept.into();
+        gone
+    }
+
     /// The server refused the oldest message in flight (only DMs when `dm_only`): removes and
     /// returns it.
     pub fn fail_first(&mut self, dm_only: bool) -> Option<Outgoing> {
@@ -168,6 +181,20 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn withdrawing_takes_room_messages_or_everything_in_order() {
+        let mut out = Outbox::default();
+        out.push(OutgoingKind::Chat, "one".into(), 1);
+        out.push(OutgoingKind::Dm { to: "bob".into() }, "psst".into(), 2);
+        out.push(OutgoingKind::Me, "waves".into(), 3);
+        let gone: Vec<String> = out.withdraw(false).into_iter().map(|o| o.text).collect();
+        assert_eq!(gone, ["one", "waves"]);
+        assert_eq!(out.len(), 1, "the DM still has its addressee");
+        let gone: Vec<String> = out.withdraw(true).into_iter().map(|o| o.text).collect();
+        assert_eq!(gone, ["psst"]);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn pending_messages_go_out_once_in_order() {

@@ -233,6 +233,56 @@ fn offline_messages_wait_and_go_out_once_after_the_history() {
     assert_eq!(chats(&app), ["alice: a", "alice: b"]);
 }
 
+/// Drops the connection of a joined app (a retry is scheduled).
+fn drop_connection(app: &mut App) {
+    net(
+        app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: "connection reset".into(),
+            retry_at: Some(Instant::now() + Duration::from_secs(5)),
+            attempt: 2,
+        },
+    );
+}
+
+#[test]
+fn messages_typed_for_a_room_left_while_offline_are_not_sent_to_the_next_one() {
+    let mut app = joined((80, 24));
+    drop_connection(&mut app);
+    type_line(&mut app, "meant for main");
+    type_line(&mut app, "/msg bob still for bob");
+    type_line(&mut app, "/join secret");
+    assert_eq!(app.outbox.len(), 1, "only the DM keeps its addressee");
+    let texts = entry_texts(&app);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("not confirmed by #main") && t.contains("meant for main")),
+        "{texts:?}"
+    );
+    // Reconnected in #secret: only the DM goes out.
+    let fx = join(&mut app, &[]);
+    assert_eq!(sent(&fx).len(), 1);
+    assert!(matches!(&sent(&fx)[0], ClientMsg::Dm { to, .. } if to == "bob"));
+    // Up brings the withdrawn line back to the input.
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
+    assert_eq!(app.editor.text(), "meant for main");
+}
+
+#[test]
+fn messages_typed_for_a_server_left_are_not_sent_to_the_next_one() {
+    let mut app = joined((80, 24));
+    drop_connection(&mut app);
+    type_line(&mut app, "meant for this server");
+    type_line(&mut app, "/msg bob and this bob");
+    type_line(&mut app, "/server 127.0.0.1:4000");
+    assert!(app.outbox.is_empty());
+    assert!(app.pane.pending().is_empty());
+    let fx = join(&mut app, &[]);
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+}
+
 #[test]
 fn history_after_a_reconnect_adds_only_what_was_missed() {
     let mut app = started((80, 24));
