@@ -221,6 +221,8 @@ pub struct App {
     /// Whether a disconnect was already announced in the pane (failed retries only update the
     /// status line).
     announced_down: bool,
+    /// `/reconnect` (or Ctrl-R) closed a live connection: its end is expected, not an error.
+    reconnect_requested: bool,
     pub(crate) now: Instant,
     title: String,
     stats_dirty: bool,
@@ -298,6 +300,7 @@ impl App {
             requested_name: None,
             requested_color: None,
             announced_down: false,
+            reconnect_requested: false,
             now,
             title: String::new(),
             stats_dirty: false,
@@ -744,6 +747,7 @@ impl App {
             ConnState::Idle => {}
             ConnState::Connected { .. } => {
                 self.info("Reconnecting…");
+                self.reconnect_requested = true;
                 fx.push(Effect::Net(NetCmd::ReconnectNow));
             }
             _ => fx.push(Effect::Net(NetCmd::ReconnectNow)),
@@ -979,13 +983,7 @@ impl App {
             Command::Clear => {
                 self.pane.clear();
             }
-            Command::Reconnect => {
-                if matches!(self.conn, ConnState::Idle) {
-                    return;
-                }
-                self.info("Reconnecting…");
-                fx.push(Effect::Net(NetCmd::ReconnectNow));
-            }
+            Command::Reconnect => self.reconnect_now(fx),
             Command::Open(n) => {
                 let url = self
                     .pane
@@ -1311,17 +1309,22 @@ impl App {
                 self.announced_down = false;
             }
             NetEvent::Disconnected {
+                url,
                 reason,
                 retry_at,
                 attempt,
-                ..
             } => {
                 let was_up = matches!(self.conn, ConnState::Connected { .. });
+                // The end of a connection the user asked to leave (`/server`, `/reconnect`) is
+                // not news; what happens to the next one is.
+                let asked = url != self.server_url || std::mem::take(&mut self.reconnect_requested);
                 self.retry_join_at = None;
                 self.outbox.requeue_in_flight();
                 self.awaiting_history = None;
                 let reason = sanitize_line(&reason).into_owned();
-                if !self.announced_down || was_up {
+                if asked {
+                    tracing::debug!(%reason, "left a connection on request");
+                } else if !self.announced_down || was_up {
                     self.error(format!("Disconnected: {reason}"));
                     self.announced_down = true;
                 }

@@ -284,6 +284,60 @@ fn messages_typed_for_a_server_left_are_not_sent_to_the_next_one() {
 }
 
 #[test]
+fn leaving_on_request_is_quiet_and_the_next_failure_is_told() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "/server 127.0.0.1:4000");
+    let new_url = "ws://127.0.0.1:4000/ws";
+    net(
+        &mut app,
+        NetEvent::Disconnected {
+            url: URL.into(),
+            reason: format!("switched to {new_url}"),
+            retry_at: None,
+            attempt: 1,
+        },
+    );
+    let errors = |app: &App| -> Vec<String> {
+        entry_texts(app)
+            .into_iter()
+            .filter(|t| t.starts_with("error: "))
+            .collect()
+    };
+    assert!(errors(&app).is_empty(), "{:?}", errors(&app));
+    for attempt in [1, 2] {
+        net(
+            &mut app,
+            NetEvent::Disconnected {
+                url: new_url.into(),
+                reason: "connection refused".into(),
+                retry_at: Some(Instant::now() + Duration::from_secs(1)),
+                attempt,
+            },
+        );
+    }
+    assert_eq!(
+        errors(&app),
+        ["error: Disconnected: connection refused"],
+        "told once, not per retry"
+    );
+
+    // /reconnect on a live connection: its end is expected; a later drop is news again.
+    let mut app = joined((80, 24));
+    type_line(&mut app, "/reconnect");
+    let reconnecting = NetEvent::Disconnected {
+        url: URL.into(),
+        reason: "reconnecting".into(),
+        retry_at: Some(Instant::now()),
+        attempt: 1,
+    };
+    net(&mut app, reconnecting.clone());
+    assert!(errors(&app).is_empty(), "{:?}", errors(&app));
+    join(&mut app, &[]);
+    net(&mut app, reconnecting);
+    assert_eq!(errors(&app), ["error: Disconnected: reconnecting"]);
+}
+
+#[test]
 fn history_after_a_reconnect_adds_only_what_was_missed() {
     let mut app = started((80, 24));
     join(&mut app, &[chat(1, "bob", "one"), chat(2, "bob", "two")]);
