@@ -172,7 +172,7 @@ fn nick_and_color_survive_a_restart_of_the_client() {
     first.line("/nick alicia");
     first.wait_for("You are now alicia.");
     first.line("/color 5");
-    first.wait_for("Colour changed to 5.");
+    first.wait_for("Your colour is now Blue (5).");
     first.line("/exit");
     assert!(first.wait_exit());
     let config = home.read_config();

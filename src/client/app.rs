@@ -223,6 +223,8 @@ pub struct App {
     announced_down: bool,
     /// `/reconnect` (or Ctrl-R) closed a live connection: its end is expected, not an error.
     reconnect_requested: bool,
+    /// The last server frame was an `error` (its `system` copy for old clients follows).
+    last_was_error: bool,
     pub(crate) now: Instant,
     title: String,
     stats_dirty: bool,
@@ -301,6 +303,7 @@ impl App {
             requested_color: None,
             announced_down: false,
             reconnect_requested: false,
+            last_was_error: false,
             now,
             title: String::new(),
             stats_dirty: false,
@@ -1358,7 +1361,14 @@ impl App {
     }
 
     fn on_server(&mut self, msg: ServerMsg, fx: &mut Vec<Effect>) {
+        let after_error = std::mem::replace(
+            &mut self.last_was_error,
+            matches!(msg, ServerMsg::Error { .. }),
+        );
         match msg {
+            // A refusal comes as an `error` and then, for clients that show only `system`
+            // lines, the same words again as a `system` line to us alone: shown once.
+            ServerMsg::System { room: None, .. } if after_error => {}
             ServerMsg::Welcome(w) => self.on_welcome(w, fx),
             ServerMsg::History { room, messages } => self.on_history(&room, messages, fx),
             ServerMsg::Message(m) => self.on_message(m, true, fx),
@@ -1417,10 +1427,8 @@ impl App {
         if let Some(asked) = self.requested_color.take()
             && asked == w.color
         {
+            // The server says so in a `system` line ("Your colour is now …").
             fx.push(Effect::SaveSetting(SettingChange::Color(w.color.clone())));
-            if !first {
-                self.info(format!("Colour changed to {}.", w.color));
-            }
         }
         if name != self.name {
             if !first {

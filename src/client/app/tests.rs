@@ -338,6 +338,41 @@ fn leaving_on_request_is_quiet_and_the_next_failure_is_told() {
 }
 
 #[test]
+fn a_refusal_and_its_copy_for_old_clients_show_once() {
+    let mut app = joined((80, 24));
+    let before = entry_texts(&app).len();
+    server(
+        &mut app,
+        ServerMsg::Error {
+            code: ErrorCode::InvalidRoom,
+            text: "a room name may use letters".into(),
+        },
+    );
+    server(
+        &mut app,
+        ServerMsg::system("Cannot join that room: a room name may use letters."),
+    );
+    // Room announcements and other private lines still show.
+    server(
+        &mut app,
+        ServerMsg::System {
+            text: "bob joined the chat. (2 online)".into(),
+            room: Some("main".into()),
+        },
+    );
+    server(&mut app, ServerMsg::system("Server is shutting down."));
+    let texts = entry_texts(&app)[before..].to_vec();
+    assert_eq!(
+        texts,
+        [
+            "error: a room name may use letters",
+            "system: bob joined the chat. (2 online)",
+            "system: Server is shutting down.",
+        ]
+    );
+}
+
+#[test]
 fn history_after_a_reconnect_adds_only_what_was_missed() {
     let mut app = started((80, 24));
     join(&mut app, &[chat(1, "bob", "one"), chat(2, "bob", "two")]);
