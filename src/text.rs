@@ -107,6 +107,35 @@ pub fn sanitize_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text as a chat pane shows it: no blank lines at the start or end, and a run of blank lines
+/// inside shown as one, so a message of a thousand newlines cannot push the room's history
+/// off everyone's screen.
+pub fn tidy_lines(s: &str) -> Cow<'_, str> {
+    let trimmed = s.trim_matches(|c: char| c == '\n' || c == '\r');
+    let has_blank_run = trimmed
+        .split('\n')
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w[0].trim().is_empty() && w[1].trim().is_empty());
+    if !has_blank_run && trimmed.len() == s.len() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    let mut blank_before = false;
+    for (i, line) in trimmed.split('\n').enumerate() {
+        let blank = line.trim().is_empty();
+        if blank && blank_before {
+            continue;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+        blank_before = blank;
+    }
+    Cow::Owned(out)
+}
+
 /// Terminal cells a string takes (CJK and most emoji take two).
 pub fn display_width(s: &str) -> usize {
     UnicodeWidthStr::width(s)
@@ -354,6 +383,15 @@ mod tests {
             assert_ne!(name_key(a), name_key(b), "{a} {b}");
             assert_ne!(look_alike_key(a), look_alike_key(b), "{a} {b}");
         }
+    }
+
+    #[test]
+    fn blank_line_runs_are_tidied_for_display() {
+        let flood = format!("top{}bottom", "\n".repeat(1990));
+        assert_eq!(tidy_lines(&flood), "top\n\nbottom");
+        assert_eq!(tidy_lines("\n\n  hi\n\n"), "  hi");
+        assert_eq!(tidy_lines("a\n \n\t\nb"), "a\n \nb");
+        assert!(matches!(tidy_lines("a\nb\n\nc"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::config::Settings;
 use crate::protocol::{
     ChatMessage, ClientMsg, Color, DirectMessage, ErrorCode, ServerMsg, Welcome,
 };
-use crate::text::{name_key, sanitize_line, sanitize_text};
+use crate::text::{name_key, sanitize_line, sanitize_text, tidy_lines};
 
 pub use outbox::{Outbox, Outgoing, OutgoingKind};
 pub use setup::{CUSTOM as SETUP_CUSTOM, Setup, SetupField};
@@ -856,7 +856,7 @@ impl App {
                     EntryKind::Pending {
                         name: self.name.clone(),
                         color: self.color.clone(),
-                        text: sanitize_text(&o.text).into_owned(),
+                        text: tidy_lines(&sanitize_text(&o.text)).into_owned(),
                         label,
                     },
                 )
@@ -1167,7 +1167,12 @@ impl App {
             return;
         };
         let lines = lines.clone();
-        match key.code {
+        // The dialog's letters work in either case (its hint shows them as capitals).
+        let code = match key.code {
+            KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
+            code => code,
+        };
+        match code {
             KeyCode::Enter | KeyCode::Char('o') | KeyCode::Char('1') => {
                 let prefix = self.editor.submit();
                 let mut text = prefix.clone();
@@ -1375,8 +1380,10 @@ impl App {
             ServerMsg::Dm(dm) => self.on_dm(dm, fx),
             ServerMsg::System { text, .. } => {
                 let ts = self.now_ms();
-                self.pane
-                    .push(ts, EntryKind::System(sanitize_text(&text).into_owned()));
+                self.pane.push(
+                    ts,
+                    EntryKind::System(tidy_lines(&sanitize_text(&text)).into_owned()),
+                );
             }
             ServerMsg::ActiveUsers { users, room } => {
                 if room.as_deref().is_some_and(|r| r != self.room) {
@@ -1538,7 +1545,7 @@ impl App {
         }
         self.remember_color(&m.name, &m.color);
         let name = sanitize_line(&m.name).into_owned();
-        let text = sanitize_text(&m.text).into_owned();
+        let text = tidy_lines(&sanitize_text(&m.text)).into_owned();
         let mention = !own && mentions(&text, &self.name);
         let ts = m.ts.map_or_else(|| self.now_ms(), |t| t as i64);
         let seq = self.pane.push(
@@ -1593,7 +1600,7 @@ impl App {
                 from: sanitize_line(&dm.from).into_owned(),
                 to: sanitize_line(&dm.to).into_owned(),
                 color: dm.color,
-                text: sanitize_text(&dm.text).into_owned(),
+                text: tidy_lines(&sanitize_text(&dm.text)).into_owned(),
                 outgoing,
             },
         );

@@ -724,6 +724,10 @@ fn multi_line_paste_asks_first() {
     app.update(Msg::Paste("x\ny".into()));
     let fx = key(&mut app, KeyCode::Enter);
     assert_eq!(sent_texts(&fx), ["x\ny"]);
+    // The hint shows the letters as capitals: Shift works too.
+    app.update(Msg::Paste("u\nv".into()));
+    let fx = key(&mut app, KeyCode::Char('L'));
+    assert_eq!(sent_texts(&fx), ["u", "v"]);
     app.update(Msg::Paste("p\nq".into()));
     let fx = key(&mut app, KeyCode::Esc);
     assert!(sent(&fx).is_empty());
