@@ -172,6 +172,16 @@ impl ServerOptions {
     }
 }
 
+/// The smallest `--max-frame`: room for a join and a short message.
+const MIN_FRAME: usize = 1024;
+/// The smallest `--queue`: a join alone queues its welcome, history and announcements.
+const MIN_QUEUE: usize = 16;
+
+/// A flag that takes a count of at least `min`.
+fn at_least(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..)
+}
+
 /// `clicom serve`: run a chat server.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -191,7 +201,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = defaults::MSG_RATE)]
     pub msg_rate: f64,
     /// Messages a connection may send at once before the rate applies.
-    #[arg(long, value_name = "N", default_value_t = defaults::MSG_BURST)]
+    #[arg(long, value_name = "N", default_value_t = defaults::MSG_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub msg_burst: u32,
     /// Refused messages (within 30 s) that earn a temporary mute; 0 never mutes.
     #[arg(long, value_name = "N", default_value_t = defaults::MUTE_AFTER)]
@@ -200,16 +211,21 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = defaults::MUTE_SECS)]
     pub mute_secs: u64,
     /// Longest message text, in characters.
-    #[arg(long, value_name = "CHARS", default_value_t = defaults::MAX_TEXT)]
+    #[arg(long, value_name = "CHARS", default_value_t = defaults::MAX_TEXT,
+          value_parser = at_least(1))]
     pub max_text: usize,
-    /// Largest WebSocket frame, in bytes; larger frames close the connection with 1009.
-    #[arg(long, value_name = "BYTES", default_value_t = defaults::MAX_FRAME)]
+    /// Largest WebSocket frame, in bytes (at least 1024); larger frames close the connection
+    /// with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = defaults::MAX_FRAME,
+          value_parser = at_least(MIN_FRAME as u64))]
     pub max_frame: usize,
     /// Most connections at once.
-    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS)]
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS,
+          value_parser = at_least(1))]
     pub max_connections: usize,
     /// Most connections at once from one address (loopback exempt unless --limit-loopback).
-    #[arg(long, value_name = "N", default_value_t = defaults::MAX_PER_IP)]
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_PER_IP,
+          value_parser = at_least(1))]
     pub max_per_ip: usize,
     /// Apply --max-per-ip to loopback connections too.
     #[arg(long)]
@@ -226,8 +242,10 @@ pub struct ServeArgs {
     /// Drop a client that stays silent this many seconds after a ping.
     #[arg(long, value_name = "SECS", default_value_t = defaults::PING_TIMEOUT_SECS)]
     pub ping_timeout: u64,
-    /// Frames queued for one client before it counts as too slow and is disconnected.
-    #[arg(long, value_name = "FRAMES", default_value_t = defaults::QUEUE)]
+    /// Frames queued for one client before it counts as too slow and is disconnected (at
+    /// least 16: a join alone queues several).
+    #[arg(long, value_name = "FRAMES", default_value_t = defaults::QUEUE,
+          value_parser = at_least(MIN_QUEUE as u64))]
     pub queue: usize,
     /// Messages of history sent after joining a room.
     #[arg(long, value_name = "N", default_value_t = defaults::HISTORY)]
@@ -258,7 +276,7 @@ impl ServeArgs {
             db,
             history_keep: self.history_keep,
             max_text_chars: self.max_text.max(1),
-            max_frame_bytes: self.max_frame.max(1024),
+            max_frame_bytes: self.max_frame.max(MIN_FRAME),
             msg_rate: self.msg_rate.max(0.0),
             msg_burst: self.msg_burst.max(1),
             mute_after: self.mute_after,
@@ -268,7 +286,7 @@ impl ServeArgs {
             max_connections: self.max_connections.max(1),
             max_per_ip: self.max_per_ip.max(1),
             limit_loopback: self.limit_loopback,
-            outbound_queue: self.queue.max(1),
+            outbound_queue: self.queue.max(MIN_QUEUE),
             ping_interval: (self.ping_interval > 0).then(|| secs(self.ping_interval)),
             ping_timeout: secs(self.ping_timeout.max(1)),
             presence_window: Duration::from_millis(self.presence_ms),
@@ -495,6 +513,33 @@ mod tests {
         let host = Host::try_parse_from(["host", "--history-keep", "7"]).unwrap();
         assert_eq!(host.host.serve.options().history_keep, 7);
         assert!(Serve::try_parse_from(["serve", "--history-keep", "-1"]).is_err());
+    }
+
+    #[test]
+    fn limits_that_could_never_work_are_refused_at_start() {
+        for (flag, bad, good) in [
+            ("--queue", "15", "16"),
+            ("--max-text", "0", "1"),
+            ("--max-frame", "1023", "1024"),
+            ("--msg-burst", "0", "1"),
+            ("--max-connections", "0", "1"),
+            ("--max-per-ip", "0", "1"),
+        ] {
+            let err = Serve::try_parse_from(["serve", flag, bad]).err();
+            assert!(
+                err.as_ref().is_some_and(|e| e.to_string().contains(flag)),
+                "{flag} {bad}: {err:?}"
+            );
+            assert!(
+                Serve::try_parse_from(["serve", flag, good]).is_ok(),
+                "{flag} {good}"
+            );
+        }
+        let opts = Serve::try_parse_from(["serve", "--queue", "16", "--max-frame", "1024"])
+            .unwrap()
+            .serve
+            .options();
+        assert_eq!((opts.outbound_queue, opts.max_frame_bytes), (16, 1024));
     }
 
     #[test]
