@@ -87,7 +87,10 @@ fn bind_or_fallback(
             let listener = server::bind(SocketAddr::new(addr.ip(), 0))?;
             Ok((listener, Some(addr.port())))
         }
-        Err(e) => Err(e.context("pass --port N for another port, or --port 0 for any free one")),
+        Err(e) => Err(anyhow::anyhow!(
+            "{} (pass --port N for another port, or --port 0 for any free one)",
+            crate::error_report(&e)
+        )),
     }
 }
 

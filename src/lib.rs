@@ -19,3 +19,37 @@ pub mod paths;
 pub mod protocol;
 pub mod server;
 pub mod text;
+
+/// The error and its causes on one line, `: `-separated, skipping a cause whose words the line
+/// already holds (many errors name their cause in their own message as well).
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_report;
+
+    #[test]
+    fn causes_already_named_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let named = crate::client::tls::load_ca_file(std::path::Path::new("/nonexistent/ca.pem"))
+            .map_err(anyhow::Error::new)
+            .unwrap_err();
+        let text = error_report(&named);
+        assert_eq!(text.matches("No such file").count(), 1, "{text}");
+        let wrapped = anyhow::Error::new(io).context("cannot open the settings");
+        assert_eq!(
+            error_report(&wrapped),
+            "cannot open the settings: no such file"
+        );
+    }
+}

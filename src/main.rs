@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("clicom: {}", report(&e));
+            eprintln!("clicom: {}", clicom::error_report(&e));
             ExitCode::FAILURE
         }
     }
@@ -147,35 +147,4 @@ fn init_server_logging(save: Option<&Path>) -> anyhow::Result<()> {
         .with(file)
         .try_init()
         .context("cannot set up logging")
-}
-
-/// The error and its causes on one line, `: `-separated, skipping a cause whose words the line
-/// already holds (many errors name their cause in their own message as well).
-fn report(e: &anyhow::Error) -> String {
-    let mut line = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !line.contains(&cause) {
-            line.push_str(": ");
-            line.push_str(&cause);
-        }
-    }
-    line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::report;
-
-    #[test]
-    fn causes_already_named_are_not_repeated() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let named = clicom::client::tls::load_ca_file(std::path::Path::new("/nonexistent/ca.pem"))
-            .map_err(anyhow::Error::new)
-            .unwrap_err();
-        let text = report(&named);
-        assert_eq!(text.matches("No such file").count(), 1, "{text}");
-        let wrapped = anyhow::Error::new(io).context("cannot open the settings");
-        assert_eq!(report(&wrapped), "cannot open the settings: no such file");
-    }
 }

@@ -67,7 +67,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
         if mine {
             const YOU: &str = " (you)";
-            let name = truncate_to_width(user, width.saturating_sub(display_width(YOU)));
+            let name = fit_name(user, width.saturating_sub(display_width(YOU)));
             let x = buf.set_stringn(inner.x, y, name, width, style).0;
             buf.set_stringn(
                 x,
@@ -77,7 +77,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 BORDER,
             );
         } else {
-            buf.set_stringn(inner.x, y, truncate_to_width(user, width), width, style);
+            buf.set_stringn(inner.x, y, fit_name(user, width), width, style);
         }
     }
     if shown < app.users.len() {
@@ -90,4 +90,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             BORDER,
         );
     }
+}
+
+/// A name cut to `width` cells, ending in `…` when cut, so names that share a long prefix are
+/// not shown as the same.
+fn fit_name(name: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if display_width(name) <= width {
+        return name.into();
+    }
+    let cut = truncate_to_width(name, width.saturating_sub(1));
+    format!("{cut}…").into()
 }

@@ -107,6 +107,28 @@ fn wide_screen_has_status_pane_sidebar_and_input() {
 }
 
 #[test]
+fn long_names_in_the_sidebar_end_in_an_ellipsis_when_cut() {
+    let mut app = joined((100, 24));
+    let long_a = "W".repeat(24);
+    let long_b = format!("{}X", "W".repeat(23));
+    with_users(
+        &mut app,
+        &["alice", &long_a, &long_b, "漢字漢字漢字漢字漢字漢字"],
+    );
+    let buf = draw(&app);
+    let rows: Vec<String> = screen(&buf)
+        .iter()
+        .filter_map(|r| r.split('│').nth(1).map(|s| s.trim().to_string()))
+        .filter(|s| s.starts_with('W') || s.starts_with('漢'))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for row in &rows {
+        assert!(row.ends_with('…'), "{row:?} is marked as cut");
+    }
+    assert!(has(&buf, "alice (you)"), "a short name is shown whole");
+}
+
+#[test]
 fn narrow_screen_hides_the_sidebar() {
     let mut app = joined((50, 16));
     with_users(&mut app, &["alice", "bob"]);
