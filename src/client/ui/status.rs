@@ -18,8 +18,28 @@ const SEP: &str = " │ ";
 /// priorities stay longest).
 struct Item {
     text: String,
+    /// A shorter way to say it, used before anything is dropped.
+    short: Option<String>,
     style: Style,
     priority: u8,
+}
+
+/// The connection state in a few words for a narrow status line ("retry in 4s").
+fn conn_short(conn: &ConnState, now: Instant) -> Option<String> {
+    match conn {
+        ConnState::Connecting { attempt } if *attempt > 1 => Some("connecting…".into()),
+        ConnState::Reconnecting { retry_at, .. } => {
+            let left = retry_at.saturating_duration_since(now);
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            Some(if secs == 0 {
+                "reconnecting…".into()
+            } else {
+                format!("retry in {secs}s")
+            })
+        }
+        ConnState::Offline { .. } => Some("offline".into()),
+        _ => None,
+    }
 }
 
 /// The connection state in words, e.g. "reconnecting in 4s (attempt 3)".
@@ -60,21 +80,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut items = vec![
         Item {
             text: " Clicom".into(),
+            short: None,
             style: BASE.fg(Color::Cyan).add_modifier(Modifier::BOLD),
             priority: 2,
         },
         Item {
             text: sanitize_line(&app.server_label).into_owned(),
+            short: None,
             style: BASE,
             priority: 3,
         },
         Item {
             text: format!("#{}", sanitize_line(&app.room)),
+            short: None,
             style: BASE.add_modifier(Modifier::BOLD),
             priority: 6,
         },
         Item {
             text: sanitize_line(&app.name).into_owned(),
+            short: None,
             style: app.palette.name_style(&app.color).bg(Color::Indexed(236)),
             priority: 5,
         },
@@ -82,6 +106,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let (conn, conn_style) = conn_text(&app.conn, app.now);
     items.push(Item {
         text: conn,
+        short: conn_short(&app.conn, app.now),
         style: conn_style,
         priority: 9,
     });
@@ -89,6 +114,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if pending > 0 {
         items.push(Item {
             text: format!("{pending} pending"),
+            short: None,
             style: BASE.fg(Color::LightYellow),
             priority: 8,
         });
@@ -106,6 +132,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         };
         items.push(Item {
             text,
+            short: None,
             style: BASE.fg(Color::LightMagenta).add_modifier(Modifier::BOLD),
             priority: 7,
         });
@@ -113,6 +140,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if !app.mouse {
         items.push(Item {
             text: "mouse off (F2)".into(),
+            short: None,
             style: BASE.fg(Color::LightYellow),
             priority: 4,
         });
@@ -122,6 +150,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         items.iter().map(|i| display_width(&i.text)).sum::<usize>()
             + display_width(SEP) * items.len().saturating_sub(1)
     };
+    if total(&items) > width {
+        for item in &mut items {
+            if let Some(short) = item.short.take() {
+                item.text = short;
+            }
+        }
+    }
     while total(&items) > width && items.len() > 1 {
         let lowest = items
             .iter()

@@ -190,6 +190,31 @@ fn status_drops_details_before_the_connection_state_when_narrow() {
 }
 
 #[test]
+fn a_narrow_status_line_shortens_the_countdown_before_dropping_what_matters() {
+    let mut app = joined((50, 15));
+    let now = Instant::now();
+    app.update(Msg::Tick(now));
+    app.update(Msg::Net(NetEvent::Disconnected {
+        url: crate::client::app::tests::URL.into(),
+        reason: "connection refused".into(),
+        retry_at: Some(now + Duration::from_millis(3900)),
+        attempt: 4,
+    }));
+    crate::client::app::tests::type_line(&mut app, "later");
+    let status = row_text(&draw(&app), 0);
+    for part in ["retry in 4s", "1 pending", "#main", "alice"] {
+        assert!(status.contains(part), "{part:?} missing from {status:?}");
+    }
+    // Wide enough: the whole sentence.
+    app.update(Msg::Resize(120, 15));
+    let status = row_text(&draw(&app), 0);
+    assert!(
+        status.contains("reconnecting in 4s (attempt 4) · Ctrl-R now"),
+        "{status}"
+    );
+}
+
+#[test]
 fn wrapping_keeps_cjk_and_emoji_whole_at_several_widths() {
     for width in [24u16, 41, 80] {
         let mut app = joined((width, 20));
