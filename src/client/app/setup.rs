@@ -65,7 +65,18 @@ impl Setup {
     }
 
     pub fn paste(&mut self, text: &str) {
-        let line: String = text.chars().filter(|c| !c.is_control()).collect();
+        // Line breaks become spaces (validation trims the ends); other controls go.
+        let line: String = text
+            .chars()
+            .map(|c| {
+                if c == '\n' || c == '\r' || c == '\t' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .filter(|c| !c.is_control())
+            .collect();
         match self.focus {
             SetupField::Name => self.name.insert_str(&line),
             SetupField::Color => {
@@ -77,7 +88,16 @@ impl Setup {
 
     pub fn on_key(&mut self, key: KeyEvent) -> Outcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c')) {
+        if ctrl && key.code == KeyCode::Char('c') {
+            return Outcome::Quit;
+        }
+        if key.code == KeyCode::Esc {
+            // From the colour, back to the name (what was typed stays); from the name, quit.
+            if self.focus == SetupField::Color {
+                self.focus = SetupField::Name;
+                self.error = None;
+                return Outcome::Continue;
+            }
             return Outcome::Quit;
         }
         match self.focus {
@@ -216,6 +236,17 @@ mod tests {
         type_str(&mut s, "#12");
         assert_eq!(press(&mut s, KeyCode::Enter), Outcome::Continue);
         assert!(s.error.is_some(), "a short hex is refused");
+        // Esc on the colour goes back to the name, keeping it; Esc there quits.
+        assert_eq!(press(&mut s, KeyCode::Esc), Outcome::Continue);
+        assert_eq!(s.focus, SetupField::Name);
+        assert_eq!(s.name.text(), "x");
         assert_eq!(press(&mut s, KeyCode::Esc), Outcome::Quit);
+    }
+
+    #[test]
+    fn a_pasted_name_keeps_its_words_apart() {
+        let mut s = Setup::new("1");
+        s.paste("Mary\nAnn\u{1b}");
+        assert_eq!(s.name.text(), "Mary Ann");
     }
 }

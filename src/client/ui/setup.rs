@@ -40,14 +40,13 @@ pub fn render(setup: &Setup, app: &App, area: Rect, frame: &mut Frame) {
         }
         y += 1;
     }
-    put(
-        buf,
-        area,
-        left,
-        y,
-        "Welcome to Clicom! Choose how others will see you.",
-        LABEL,
-    );
+    const WELCOME: &str = "Welcome to Clicom! Choose how others will see you.";
+    let welcome = if area.width as usize > WELCOME.len() + 1 {
+        WELCOME
+    } else {
+        "Welcome to Clicom!"
+    };
+    put(buf, area, left, y, welcome, LABEL);
     y += 2;
 
     let name_y = y;
@@ -71,14 +70,13 @@ pub fn render(setup: &Setup, app: &App, area: Rect, frame: &mut Frame) {
         if setup.choice == i {
             style = style.add_modifier(Modifier::REVERSED | Modifier::BOLD);
         }
-        x = put(
-            buf,
-            area,
-            x,
-            y,
-            &format!(" {} {} ", i + 1, c.label()),
-            style,
-        );
+        let choice = format!(" {} {} ", i + 1, c.label());
+        // A choice that does not fit goes on the next row rather than being cut.
+        if x > fx && x + choice.len() as u16 > area.right() {
+            y += 1;
+            x = fx;
+        }
+        x = put(buf, area, x, y, &choice, style);
     }
     y += 1;
     let custom = setup.choice == SETUP_CUSTOM;
@@ -125,7 +123,7 @@ pub fn render(setup: &Setup, app: &App, area: Rect, frame: &mut Frame) {
     let help = match setup.focus {
         SetupField::Name => "Type your name, then Enter · Esc quits",
         SetupField::Color => {
-            "←/→ or 1-6 choose · # and hex digits for your own · Enter starts · Tab: name"
+            "←/→ or 1-6 choose · # and hex digits for your own · Enter starts · Tab or Esc: name"
         }
     };
     put(buf, area, left, y, help, HELP);

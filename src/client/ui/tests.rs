@@ -468,6 +468,34 @@ fn first_run_dialog_shows_banner_and_live_preview() {
 }
 
 #[test]
+fn the_first_run_dialog_fits_a_narrow_terminal() {
+    let mut app = App::new(AppInit {
+        ..crate::client::app::tests::init(None, (40, 20))
+    });
+    app.start();
+    let buf = draw(&app);
+    for choice in [
+        "1 Cyan",
+        "2 Green",
+        "3 Magenta",
+        "4 Yellow",
+        "5 Blue",
+        "6 White",
+    ] {
+        assert!(
+            has(&buf, choice),
+            "{choice} is shown whole: {:#?}",
+            screen(&buf)
+        );
+    }
+    assert!(has(&buf, "Welcome to Clicom!"));
+    assert!(
+        !has(&buf, "Choose how others"),
+        "the long title would be cut"
+    );
+}
+
+#[test]
 fn banner_greets_in_the_pane() {
     let app = joined((80, 30));
     let buf = draw(&app);
