@@ -898,6 +898,9 @@ impl App {
                 self.color = color.to_string();
                 self.rejoin(fx);
             }
+            Command::Nick(name) if name == self.name => {
+                self.info(format!("You are already {name}."));
+            }
             Command::Nick(name) => {
                 if online {
                     self.requested_name = Some(name.clone());
@@ -1046,7 +1049,7 @@ impl App {
         for o in &gone {
             self.editor.push_history(&o.input_line());
             self.error(format!(
-                "not confirmed by {left}, which you left: {} — Up brings it back",
+                "not confirmed by {left}, which you left: {} — it is in your input history (Up)",
                 sanitize_line(&o.input_line())
             ));
         }
@@ -1625,7 +1628,7 @@ impl App {
                         // A Konami code typed meanwhile must not undo this.
                         self.forget_konami();
                         self.error(format!(
-                            "not sent ({text}): {} — press Up to edit it",
+                            "not sent ({text}): {} — it is in your input history (Up)",
                             sanitize_line(&o.text)
                         ));
                         self.sync_pending();

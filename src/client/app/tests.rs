@@ -338,6 +338,17 @@ fn leaving_on_request_is_quiet_and_the_next_failure_is_told() {
 }
 
 #[test]
+fn nick_to_your_own_name_says_so_and_sends_nothing() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "/nick alice");
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+    assert_eq!(
+        entry_texts(&app).last().unwrap(),
+        "info: You are already alice."
+    );
+}
+
+#[test]
 fn a_refusal_and_its_copy_for_old_clients_show_once() {
     let mut app = joined((80, 24));
     let before = entry_texts(&app).len();
