@@ -278,8 +278,14 @@ impl Palette {
             Color::Yellow => TermColor::Yellow,
             Color::Blue => TermColor::LightBlue,
             Color::White => TermColor::White,
-            Color::Rgb(r, g, b) if self.truecolor => TermColor::Rgb(r, g, b),
-            Color::Rgb(r, g, b) => TermColor::Indexed(ansi_colours::ansi256_from_rgb((r, g, b))),
+            Color::Rgb(r, g, b) => {
+                let (r, g, b) = readable(r, g, b);
+                if self.truecolor {
+                    TermColor::Rgb(r, g, b)
+                } else {
+                    TermColor::Indexed(ansi_colours::ansi256_from_rgb((r, g, b)))
+                }
+            }
         }
     }
 
@@ -290,6 +296,22 @@ impl Palette {
             Err(_) => Style::new().add_modifier(Modifier::BOLD),
         }
     }
+}
+
+/// The darkest a name is drawn: a colour whose brightest channel is below this is lifted to
+/// it (keeping its hue), so `#000000` cannot make a name invisible on a dark terminal.
+const MIN_CHANNEL: u8 = 0x70;
+
+fn readable(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
+    let max = r.max(g).max(b);
+    if max >= MIN_CHANNEL {
+        return (r, g, b);
+    }
+    if max == 0 {
+        return (MIN_CHANNEL, MIN_CHANNEL, MIN_CHANNEL);
+    }
+    let lift = |c: u8| (u16::from(c) * u16::from(MIN_CHANNEL) / u16::from(max)) as u8;
+    (lift(r), lift(g), lift(b))
 }
 
 /// The pane's fixed styles, in one place so the renderer and the tests agree.
@@ -467,6 +489,29 @@ mod tests {
         assert_eq!(
             Palette { truecolor: false }.color(Color::Green),
             TermColor::Green
+        );
+    }
+
+    #[test]
+    fn names_too_dark_to_read_are_lifted_keeping_their_hue() {
+        let truecolor = Palette { truecolor: true };
+        let color = |hex: &str| truecolor.color(hex.parse().unwrap());
+        assert_eq!(color("#000000"), TermColor::Rgb(0x70, 0x70, 0x70));
+        assert_eq!(
+            color("#000038"),
+            TermColor::Rgb(0, 0, 0x70),
+            "dark blue stays blue"
+        );
+        assert_eq!(color("#201000"), TermColor::Rgb(0x70, 0x38, 0));
+        assert_eq!(
+            color("#704000"),
+            TermColor::Rgb(0x70, 0x40, 0),
+            "bright enough"
+        );
+        assert_ne!(
+            Palette { truecolor: false }.color("#000000".parse().unwrap()),
+            TermColor::Indexed(16),
+            "not the 256-colour black either"
         );
     }
 }
