@@ -163,7 +163,13 @@ pub enum NameError {
     TooLong,
     #[error("a name cannot contain control or invisible characters")]
     Invisible,
+    #[error("a name may stack at most {MAX_MARKS} accents on one letter")]
+    StackedMarks,
 }
+
+/// Combining marks allowed on one letter of a name: enough for any language's accents, too
+/// few for "zalgo" text that spills over neighbouring lines in some terminals.
+const MAX_MARKS: usize = 3;
 
 /// Checks and normalises a requested name: trimmed, inner whitespace runs collapsed to one
 /// space, 1–24 grapheme clusters, no control, bidi or invisible characters.
@@ -180,6 +186,14 @@ pub fn validate_name(raw: &str) -> Result<String, NameError> {
     }
     if name.graphemes(true).count() > MAX_NAME_CHARS {
         return Err(NameError::TooLong);
+    }
+    if name.graphemes(true).any(|g| {
+        g.chars()
+            .filter(|&c| unicode_normalization::char::is_combining_mark(c))
+            .count()
+            > MAX_MARKS
+    }) {
+        return Err(NameError::StackedMarks);
     }
     if display_width(&name) == 0 {
         return Err(NameError::Invisible);
@@ -383,6 +397,16 @@ mod tests {
             assert_ne!(name_key(a), name_key(b), "{a} {b}");
             assert_ne!(look_alike_key(a), look_alike_key(b), "{a} {b}");
         }
+    }
+
+    #[test]
+    fn names_may_carry_accents_but_not_stacks_of_them() {
+        assert_eq!(validate_name("Nguyễn"), Ok("Nguyễn".into()));
+        // e + circumflex + dot below, decomposed: two marks on one letter.
+        assert!(validate_name("Nguye\u{302}\u{323}n").is_ok());
+        let zalgo = format!("e{}", "\u{301}".repeat(9));
+        assert_eq!(validate_name(&zalgo), Err(NameError::StackedMarks));
+        assert_eq!(validate_name("🎉 party"), Ok("🎉 party".into()));
     }
 
     #[test]
