@@ -151,7 +151,7 @@ impl ServerOptions {
         HubConfig {
             max_text_chars: self.max_text_chars,
             flood: FloodPolicy {
-                rate: self.msg_rate.max(0.0),
+                rate: self.msg_rate,
                 burst: self.msg_burst,
                 mute_after: self.mute_after,
                 strike_window: Duration::from_secs(30),
@@ -182,6 +182,20 @@ fn at_least(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(min..)
 }
 
+/// A flag that takes a number of seconds, at least one (zero would refuse every client).
+fn seconds() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(1..)
+}
+
+/// A rate per second: a finite number, not negative (0 turns the limit off).
+fn rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        Ok(_) => Err("a rate is a number from 0 up".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `clicom serve`: run a chat server.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServeArgs {
@@ -198,7 +212,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE.jsonl")]
     pub save: Option<PathBuf>,
     /// Messages per second per connection (token bucket); 0 turns the limit off.
-    #[arg(long, value_name = "N", default_value_t = defaults::MSG_RATE)]
+    #[arg(long, value_name = "N", default_value_t = defaults::MSG_RATE, value_parser = rate,
+          allow_negative_numbers = true)]
     pub msg_rate: f64,
     /// Messages a connection may send at once before the rate applies.
     #[arg(long, value_name = "N", default_value_t = defaults::MSG_BURST,
@@ -231,16 +246,19 @@ pub struct ServeArgs {
     #[arg(long)]
     pub limit_loopback: bool,
     /// Seconds a client has to finish the WebSocket handshake (TLS included).
-    #[arg(long, value_name = "SECS", default_value_t = defaults::HANDSHAKE_TIMEOUT_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = defaults::HANDSHAKE_TIMEOUT_SECS,
+          value_parser = seconds())]
     pub handshake_timeout: u64,
     /// Seconds a client has to join after connecting.
-    #[arg(long, value_name = "SECS", default_value_t = defaults::JOIN_TIMEOUT_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = defaults::JOIN_TIMEOUT_SECS,
+          value_parser = seconds())]
     pub join_timeout: u64,
     /// Ping a client after this many silent seconds; 0 turns pings off.
     #[arg(long, value_name = "SECS", default_value_t = defaults::PING_INTERVAL_SECS)]
     pub ping_interval: u64,
     /// Drop a client that stays silent this many seconds after a ping.
-    #[arg(long, value_name = "SECS", default_value_t = defaults::PING_TIMEOUT_SECS)]
+    #[arg(long, value_name = "SECS", default_value_t = defaults::PING_TIMEOUT_SECS,
+          value_parser = seconds())]
     pub ping_timeout: u64,
     /// Frames queued for one client before it counts as too slow and is disconnected (at
     /// least 16: a join alone queues several).
@@ -265,7 +283,9 @@ impl ServeArgs {
     /// The port used when neither `--port` nor `PORT` says otherwise.
     pub const DEFAULT_PORT: u16 = defaults::PORT;
 
-    /// The options these flags describe; the history file defaults to the data dir.
+    /// The options these flags describe; the history file defaults to the data dir. Every
+    /// value was checked when it was parsed (by the flag's value parser, for a flag and for a
+    /// config file's key alike), so none is adjusted here.
     pub fn options(&self) -> ServerOptions {
         let db = match &self.db {
             Some(db) => HistoryLocation::parse(db),
@@ -275,20 +295,20 @@ impl ServeArgs {
         ServerOptions {
             db,
             history_keep: self.history_keep,
-            max_text_chars: self.max_text.max(1),
-            max_frame_bytes: self.max_frame.max(MIN_FRAME),
-            msg_rate: self.msg_rate.max(0.0),
-            msg_burst: self.msg_burst.max(1),
+            max_text_chars: self.max_text,
+            max_frame_bytes: self.max_frame,
+            msg_rate: self.msg_rate,
+            msg_burst: self.msg_burst,
             mute_after: self.mute_after,
             mute_for: secs(self.mute_secs),
-            join_timeout: secs(self.join_timeout.max(1)),
-            handshake_timeout: secs(self.handshake_timeout.max(1)),
-            max_connections: self.max_connections.max(1),
-            max_per_ip: self.max_per_ip.max(1),
+            join_timeout: secs(self.join_timeout),
+            handshake_timeout: secs(self.handshake_timeout),
+            max_connections: self.max_connections,
+            max_per_ip: self.max_per_ip,
             limit_loopback: self.limit_loopback,
-            outbound_queue: self.queue.max(MIN_QUEUE),
+            outbound_queue: self.queue,
             ping_interval: (self.ping_interval > 0).then(|| secs(self.ping_interval)),
-            ping_timeout: secs(self.ping_timeout.max(1)),
+            ping_timeout: secs(self.ping_timeout),
             presence_window: Duration::from_millis(self.presence_ms),
             history_on_join: self.history,
             conformance_echo: self.conformance_echo,
@@ -524,6 +544,12 @@ mod tests {
             ("--msg-burst", "0", "1"),
             ("--max-connections", "0", "1"),
             ("--max-per-ip", "0", "1"),
+            ("--msg-rate", "-1", "0"),
+            ("--msg-rate", "inf", "0.5"),
+            ("--msg-rate", "NaN", "5"),
+            ("--join-timeout", "0", "1"),
+            ("--handshake-timeout", "0", "1"),
+            ("--ping-timeout", "0", "1"),
         ] {
             let err = Serve::try_parse_from(["serve", flag, bad]).err();
             assert!(
