@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clicom::server::{LogFormat, Settings};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -29,12 +30,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a chat server (WebSocket on /ws).
-    Serve {
-        #[command(flatten)]
-        args: clicom::server::ServeArgs,
-        #[command(flatten)]
-        tls: clicom::server::TlsArgs,
-    },
+    #[command(after_help = concat!(
+        "Settings can also come from a TOML file (--config, or $CLICOM_SERVER_CONFIG): ",
+        "see server.example.toml. SIGHUP reads it again."
+    ))]
+    Serve(clicom::server::ServeCommand),
     /// Start a server and chat on it, in one process (others can join it).
     #[command(after_help = concat!(
         "Host mode serves plain ws://. For wss://, run ",
@@ -46,9 +46,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A flag pair may be split between the command line and the config file: serve's
+    // requirements are checked once both are read (see `Settings`).
+    let matches = Cli::command()
+        .mut_subcommand("serve", clicom::server::settings::defer_requirements)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
-        Some(Command::Serve { args, tls }) => serve(args, tls),
+        Some(Command::Serve(_)) => match matches.subcommand_matches("serve") {
+            Some(serve_matches) => serve(serve_matches),
+            None => unreachable!("clap parsed the serve subcommand"),
+        },
         Some(Command::Host(args)) => host(args),
         Some(Command::Bench(args)) => return clicom::bench::main(args),
         None => client(cli.client),
@@ -62,10 +70,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: clicom::server::ServeArgs, tls: clicom::server::TlsArgs) -> anyhow::Result<()> {
-    init_server_logging(args.save.as_deref())?;
+fn serve(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let settings = Settings::from_matches(matches)?;
+    init_server_logging(
+        settings.command.log_format,
+        settings.command.args.save.as_deref(),
+    )?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(clicom::server::serve(args, tls))
+    runtime.block_on(clicom::server::serve(settings))
 }
 
 fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {
@@ -111,15 +123,34 @@ fn init_client_logging() {
         .try_init();
 }
 
-/// Human-readable logs on stderr (`RUST_LOG` filters, default `info`); with `--save FILE`,
-/// also every event down to `debug` (messages included) as JSON lines appended to FILE.
-fn init_server_logging(save: Option<&Path>) -> anyhow::Result<()> {
+/// Logs on stderr (`RUST_LOG` filters, default `info`): human-readable, or with
+/// `--log-format json` one JSON object per line. With `--save FILE`, also every event down to
+/// `debug` (messages included) as JSON lines appended to FILE.
+fn init_server_logging(format: LogFormat, save: Option<&Path>) -> anyhow::Result<()> {
     let stderr_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_filter(stderr_filter);
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (text, json) = match format {
+        LogFormat::Text => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr)
+                    .with_filter(stderr_filter()),
+            ),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(stderr_filter()),
+            ),
+        ),
+    };
     let file = match save {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -143,7 +174,8 @@ fn init_server_logging(save: Option<&Path>) -> anyhow::Result<()> {
         None => None,
     };
     tracing_subscriber::registry()
-        .with(stderr)
+        .with(text)
+        .with(json)
         .with(file)
         .try_init()
         .context("cannot set up logging")

@@ -23,7 +23,9 @@ mod http;
 pub mod hub;
 pub mod limits;
 pub mod presence;
+pub mod reload;
 mod room;
+pub mod settings;
 mod socket;
 pub mod tls;
 
@@ -32,6 +34,7 @@ use connection::ConnectionConfig;
 pub use history::{History, HistoryError, HistoryLocation, SqliteHistory};
 use hub::{Hub, HubCmd, HubConfig};
 use limits::FloodPolicy;
+pub use settings::{LogFormat, ServeCommand, Settings, SettingsError};
 pub use tls::{TlsArgs, TlsError};
 
 /// Every limit and knob of a server. `Default` is a sane public server with in-memory history.
@@ -170,6 +173,27 @@ impl ServerOptions {
             history_page_max: self.history_page_max.max(1),
         }
     }
+
+    /// Who may connect.
+    fn admission(&self) -> AdmissionPolicy {
+        AdmissionPolicy {
+            max_total: self.max_connections,
+            max_per_ip: self.max_per_ip,
+            limit_loopback: self.limit_loopback,
+        }
+    }
+
+    /// The per-connection part of the options.
+    fn connection_config(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            queue: self.outbound_queue,
+            batch: WRITE_BATCH,
+            write_timeout: self.write_timeout,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            max_frame_bytes: self.max_frame_bytes,
+        }
+    }
 }
 
 /// The smallest `--max-frame`: room for a join and a short message.
@@ -177,14 +201,22 @@ const MIN_FRAME: usize = 1024;
 /// The smallest `--queue`: a join alone queues its welcome, history and announcements.
 const MIN_QUEUE: usize = 16;
 
-/// A flag that takes a count of at least `min`.
-fn at_least(min: u64) -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(min..)
-}
-
-/// A flag that takes a number of seconds, at least one (zero would refuse every client).
-fn seconds() -> clap::builder::RangedU64ValueParser<u64> {
-    clap::builder::RangedU64ValueParser::<u64>::new().range(1..)
+/// A flag that takes a whole number of at least `min` (a limit that could never work, such as
+/// room for no message at all, is refused where it is written, not adjusted later).
+fn at_least<T>(min: u64) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    move |text: &str| {
+        let n: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a whole number, at least {min}"))?;
+        if n < min {
+            return Err(format!("must be at least {min}"));
+        }
+        T::try_from(n).map_err(|_| format!("{n} is too large"))
+    }
 }
 
 /// A rate per second: a finite number, not negative (0 turns the limit off).
@@ -217,7 +249,7 @@ pub struct ServeArgs {
     pub msg_rate: f64,
     /// Messages a connection may send at once before the rate applies.
     #[arg(long, value_name = "N", default_value_t = defaults::MSG_BURST,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = at_least::<u32>(1))]
     pub msg_burst: u32,
     /// Refused messages (within 30 s) that earn a temporary mute; 0 never mutes.
     #[arg(long, value_name = "N", default_value_t = defaults::MUTE_AFTER)]
@@ -227,43 +259,44 @@ pub struct ServeArgs {
     pub mute_secs: u64,
     /// Longest message text, in characters.
     #[arg(long, value_name = "CHARS", default_value_t = defaults::MAX_TEXT,
-          value_parser = at_least(1))]
+          value_parser = at_least::<usize>(1))]
     pub max_text: usize,
     /// Largest WebSocket frame, in bytes (at least 1024); larger frames close the connection
     /// with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = defaults::MAX_FRAME,
-          value_parser = at_least(MIN_FRAME as u64))]
+          value_parser = at_least::<usize>(MIN_FRAME as u64))]
     pub max_frame: usize,
     /// Most connections at once.
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS,
-          value_parser = at_least(1))]
+          value_parser = at_least::<usize>(1))]
     pub max_connections: usize,
     /// Most connections at once from one address (loopback exempt unless --limit-loopback).
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_PER_IP,
-          value_parser = at_least(1))]
+          value_parser = at_least::<usize>(1))]
     pub max_per_ip: usize,
     /// Apply --max-per-ip to loopback connections too.
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value_t = false)]
     pub limit_loopback: bool,
     /// Seconds a client has to finish the WebSocket handshake (TLS included).
     #[arg(long, value_name = "SECS", default_value_t = defaults::HANDSHAKE_TIMEOUT_SECS,
-          value_parser = seconds())]
+          value_parser = at_least::<u64>(1))]
     pub handshake_timeout: u64,
     /// Seconds a client has to join after connecting.
     #[arg(long, value_name = "SECS", default_value_t = defaults::JOIN_TIMEOUT_SECS,
-          value_parser = seconds())]
+          value_parser = at_least::<u64>(1))]
     pub join_timeout: u64,
     /// Ping a client after this many silent seconds; 0 turns pings off.
     #[arg(long, value_name = "SECS", default_value_t = defaults::PING_INTERVAL_SECS)]
     pub ping_interval: u64,
     /// Drop a client that stays silent this many seconds after a ping.
     #[arg(long, value_name = "SECS", default_value_t = defaults::PING_TIMEOUT_SECS,
-          value_parser = seconds())]
+          value_parser = at_least::<u64>(1))]
     pub ping_timeout: u64,
     /// Frames queued for one client before it counts as too slow and is disconnected (at
     /// least 16: a join alone queues several).
     #[arg(long, value_name = "FRAMES", default_value_t = defaults::QUEUE,
-          value_parser = at_least(MIN_QUEUE as u64))]
+          value_parser = at_least::<usize>(MIN_QUEUE as u64))]
     pub queue: usize,
     /// Messages of history sent after joining a room.
     #[arg(long, value_name = "N", default_value_t = defaults::HISTORY)]
@@ -275,7 +308,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = defaults::PRESENCE_MS)]
     pub presence_ms: u64,
     /// Also serve a WebSocket echo endpoint at /echo, with /ws's limits (for conformance tests).
-    #[arg(long)]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value_t = false)]
     pub conformance_echo: bool,
 }
 
@@ -323,24 +357,39 @@ impl ServeArgs {
 
 /// `clicom serve`: loads the TLS certificate if any, opens history, binds, prints
 /// `Clicom server listening on ws://ADDR/ws` (`wss://` with TLS) on stdout, and serves until
-/// SIGINT or SIGTERM.
-pub async fn serve(args: ServeArgs, tls: TlsArgs) -> anyhow::Result<()> {
+/// SIGINT or SIGTERM. SIGHUP reloads the config file (see [`reload`]).
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let opts = ServerOptions {
-        tls: tls.server_config()?,
-        ..args.options()
+        tls: settings.command.tls.server_config()?,
+        ..settings.options()
     };
     let history = opts.open_history()?;
-    let listener = bind(args.addr())?;
+    let listener = bind(settings.command.args.addr())?;
+    // Before the address is announced: from then on a SIGHUP must reload, not kill.
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
     let local = listener.local_addr()?;
     let scheme = if opts.tls.is_some() { "wss" } else { "ws" };
-    tracing::info!(addr = %local, db = %opts.db, scheme, "Clicom server listening");
+    let config = settings
+        .config_path()
+        .map(|path| path.display().to_string());
+    tracing::info!(addr = %local, db = %opts.db, scheme, config, "Clicom server listening");
     {
         // stdout may be closed; the server does not need it.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "Clicom server listening on {scheme}://{local}/ws");
         let _ = out.flush();
     }
-    run_with_history(listener, opts, Box::new(history), shutdown_signal()).await
+    let (live_tx, live_rx) = watch::channel(Arc::new(opts));
+    #[cfg(unix)]
+    let reloads = tokio::spawn(reload::on_hangup(settings, live_tx, hangups));
+    #[cfg(not(unix))]
+    let _live_tx = live_tx;
+    let served = run_with_settings(listener, live_rx, Box::new(history), shutdown_signal()).await;
+    #[cfg(unix)]
+    reloads.abort();
+    served
 }
 
 /// A listener with address reuse (a restarted server gets its port back at once) and a
@@ -410,6 +459,26 @@ const WRITE_BATCH: usize = 64;
 /// How long a graceful shutdown waits for connections to finish their goodbyes.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
+/// Hands each new value of `settings` to the parts that keep their own copy: the admission
+/// table and the hub. (Connections read theirs from the settings when they start.)
+async fn follow(
+    mut settings: watch::Receiver<Arc<ServerOptions>>,
+    hub_tx: mpsc::Sender<HubCmd>,
+    table: Arc<ConnectionTable>,
+) {
+    while settings.changed().await.is_ok() {
+        let opts = Arc::clone(&settings.borrow_and_update());
+        table.set_policy(opts.admission());
+        let cmd = HubCmd::Reconfigure {
+            config: opts.hub_config(),
+            history_keep: opts.history_keep,
+        };
+        if hub_tx.send(cmd).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// [`run`] with a history store of the caller's choosing.
 pub async fn run_with_history(
     listener: TcpListener,
@@ -417,33 +486,33 @@ pub async fn run_with_history(
     history: Box<dyn History>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (_fixed, settings) = watch::channel(Arc::new(opts));
+    run_with_settings(listener, settings, history, shutdown).await
+}
+
+/// [`run_with_history`] with settings that may change while it runs: each value sent on
+/// `settings` takes effect without dropping anyone (see [`reload`] for which options do, and
+/// when). TLS, the address and the history location stay as they were at the start.
+pub async fn run_with_settings(
+    listener: TcpListener,
+    settings: watch::Receiver<Arc<ServerOptions>>,
+    history: Box<dyn History>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let opts = Arc::clone(&settings.borrow());
     let hub = Hub::new(opts.hub_config(), history);
     let stats = hub.stats();
     let (hub_tx, hub_rx) = mpsc::channel(HUB_QUEUE);
     let hub_task = tokio::spawn(hub::run(hub, hub_rx));
-    let table = ConnectionTable::new(AdmissionPolicy {
-        max_total: opts.max_connections,
-        max_per_ip: opts.max_per_ip,
-        limit_loopback: opts.limit_loopback,
-    });
+    let table = ConnectionTable::new(opts.admission());
+    let follower = tokio::spawn(follow(settings.clone(), hub_tx.clone(), Arc::clone(&table)));
     let shared = Arc::new(http::Shared {
         hub_tx: hub_tx.clone(),
         stats,
         table: Arc::clone(&table),
         started: Instant::now(),
         next_conn: AtomicU64::new(1),
-        connection: ConnectionConfig {
-            queue: opts.outbound_queue,
-            batch: WRITE_BATCH,
-            write_timeout: opts.write_timeout,
-            ping_interval: opts.ping_interval,
-            ping_timeout: opts.ping_timeout,
-            max_frame_bytes: opts.max_frame_bytes,
-        },
-        read_buffer_bytes: opts.read_buffer_bytes,
-        max_frame_bytes: opts.max_frame_bytes,
-        max_per_ip: opts.max_per_ip,
-        conformance_echo: opts.conformance_echo,
+        settings: settings.clone(),
     });
     let router = http::router(Arc::clone(&shared));
     drop(shared);
@@ -461,7 +530,7 @@ pub async fn run_with_history(
                         peer,
                         slot,
                         router.clone(),
-                        opts.handshake_timeout,
+                        settings.borrow().handshake_timeout,
                         tls.as_ref(),
                         stop_rx.clone(),
                     ),
@@ -480,6 +549,7 @@ pub async fn run_with_history(
     }
 
     tracing::info!("shutting down");
+    follower.abort();
     drop(listener);
     let _ = stop_tx.send(true);
     let _ = hub_tx.send(HubCmd::Shutdown).await;

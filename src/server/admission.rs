@@ -17,8 +17,11 @@ pub(crate) struct AdmissionPolicy {
     pub limit_loopback: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counts {
+    /// Under the same lock as the counts, so a reload's new limits apply from the next
+    /// connection on; places already taken stay taken.
+    policy: AdmissionPolicy,
     total: usize,
     /// Per address (IPv6 per /64): open connections, and refused ones still being told why.
     per_ip: HashMap<IpAddr, (usize, usize)>,
@@ -26,7 +29,6 @@ struct Counts {
 
 #[derive(Debug)]
 pub(crate) struct ConnectionTable {
-    policy: AdmissionPolicy,
     counts: Mutex<Counts>,
     /// Woken when the last connection closes (graceful shutdown waits for it).
     empty: Notify,
@@ -84,8 +86,11 @@ impl Drop for Slot {
 impl ConnectionTable {
     pub fn new(policy: AdmissionPolicy) -> Arc<ConnectionTable> {
         Arc::new(ConnectionTable {
-            policy,
-            counts: Mutex::new(Counts::default()),
+            counts: Mutex::new(Counts {
+                policy,
+                total: 0,
+                per_ip: HashMap::new(),
+            }),
             empty: Notify::new(),
         })
     }
@@ -100,17 +105,18 @@ impl ConnectionTable {
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let ip = canonical(ip);
         let mut counts = self.lock();
-        if counts.total >= self.policy.max_total {
+        let policy = counts.policy;
+        if counts.total >= policy.max_total {
             return None;
         }
-        let kind = if ip.is_loopback() && !self.policy.limit_loopback {
+        let kind = if ip.is_loopback() && !policy.limit_loopback {
             Kind::Exempt
         } else {
             let entry = counts.per_ip.entry(ip).or_default();
-            if entry.0 < self.policy.max_per_ip {
+            if entry.0 < policy.max_per_ip {
                 entry.0 += 1;
                 Kind::Counted(ip)
-            } else if entry.1 < self.policy.max_per_ip.max(1) {
+            } else if entry.1 < policy.max_per_ip.max(1) {
                 entry.1 += 1;
                 Kind::Refusing(ip)
             } else {
@@ -122,6 +128,11 @@ impl ConnectionTable {
             table: Arc::clone(self),
             kind,
         })
+    }
+
+    /// New limits (settings reloaded), for connections admitted from now on.
+    pub fn set_policy(&self, policy: AdmissionPolicy) {
+        self.lock().policy = policy;
     }
 
     pub fn total(&self) -> usize {
@@ -224,6 +235,37 @@ mod tests {
         drop((a, b));
         assert_eq!(t.total(), 0);
         assert!(t.lock().per_ip.is_empty(), "no entries left behind");
+    }
+
+    #[test]
+    fn new_limits_apply_to_later_connections_and_keep_the_counts() {
+        let t = table(10, 1, false);
+        let a1 = t.admit(A).unwrap();
+        assert!(t.admit(A).unwrap().is_refusal());
+        t.set_policy(AdmissionPolicy {
+            max_total: 10,
+            max_per_ip: 3,
+            limit_loopback: true,
+        });
+        let a2 = t.admit(A).unwrap();
+        let a3 = t.admit(A).unwrap();
+        assert!(!a2.is_refusal() && !a3.is_refusal(), "room for two more");
+        assert!(t.admit(A).unwrap().is_refusal());
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let _lo = t.admit(lo).unwrap();
+        t.set_policy(AdmissionPolicy {
+            max_total: 2,
+            max_per_ip: 1,
+            limit_loopback: true,
+        });
+        assert!(t.admit(B).is_none(), "over the new total");
+        assert!(!a1.is_refusal(), "connections already here stay");
+        drop((a1, a2, a3));
+        assert!(t.admit(lo).unwrap().is_refusal(), "loopback is counted now");
+        assert!(
+            !t.lock().per_ip.contains_key(&A),
+            "counts came back to zero"
+        );
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub trait History: Send {
     ) -> Result<Vec<ChatMessage>, HistoryError>;
     /// The highest id stored for `room` (0 when it has none), so ids continue after a restart.
     fn last_id(&mut self, room: &str) -> Result<u64, HistoryError>;
+    /// Keeps only the newest `keep` messages of each room from now on (0 keeps everything); a
+    /// running server calls it when its settings are reloaded. A store without a retention
+    /// bound has nothing to change.
+    fn set_keep(&mut self, keep: u64) {
+        let _ = keep;
+    }
 }
 
 /// Where a server keeps its history.
@@ -170,13 +176,7 @@ impl SqliteHistory {
     /// the cost of a `DELETE` is spread over that many messages. A prune that fails is logged
     /// and retried on the room's next write; it never undoes an append.
     pub fn with_keep(mut self, keep: u64) -> SqliteHistory {
-        self.keep = keep;
-        self.pruned_to.clear();
-        if keep > 0
-            && let Err(e) = self.prune_all()
-        {
-            tracing::warn!(error = %e, keep, "cannot prune the history database; will retry on writes");
-        }
+        History::set_keep(&mut self, keep);
         self
     }
 
@@ -380,6 +380,17 @@ impl History for SqliteHistory {
             |row| row.get(0),
         )?;
         Ok(max.map_or(0, from_sql_int))
+    }
+
+    /// See [`SqliteHistory::with_keep`]; a lower bound prunes the database at once.
+    fn set_keep(&mut self, keep: u64) {
+        self.keep = keep;
+        self.pruned_to.clear();
+        if keep > 0
+            && let Err(e) = self.prune_all()
+        {
+            tracing::warn!(error = %e, keep, "cannot prune the history database; will retry on writes");
+        }
     }
 }
 

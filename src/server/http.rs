@@ -25,8 +25,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tower::Service;
 
+use super::ServerOptions;
 use super::admission::{ConnectionTable, Slot};
-use super::connection::{self, ConnectionConfig};
+use super::connection;
 use super::hub::{HubCmd, HubStats, Peer};
 use super::socket::BatchingIo;
 use crate::protocol::{ErrorCode, ServerMsg};
@@ -39,12 +40,9 @@ pub(crate) struct Shared {
     pub table: Arc<ConnectionTable>,
     pub started: Instant,
     pub next_conn: AtomicU64,
-    pub connection: ConnectionConfig,
-    pub read_buffer_bytes: usize,
-    pub max_frame_bytes: usize,
-    pub max_per_ip: usize,
-    /// Serve `/echo` too (see [`super::echo`]).
-    pub conformance_echo: bool,
+    /// The settings in force, replaced when they are reloaded: each new connection reads its
+    /// limits here.
+    pub settings: watch::Receiver<Arc<ServerOptions>>,
 }
 
 /// A server WebSocket as the connection task holds it.
@@ -64,7 +62,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/ws", get(ws_default))
         .route("/ws/{room}", get(ws_room));
-    let router = if shared.conformance_echo {
+    let echo = shared.settings.borrow().conformance_echo;
+    let router = if echo {
         router.route("/echo", get(ws_echo))
     } else {
         router
@@ -179,12 +178,14 @@ fn upgrade(mut req: Request, shared: Arc<Shared>, endpoint: Endpoint) -> Respons
             .into_response();
     };
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    let settings = Arc::clone(&shared.settings.borrow());
     let config = WebSocketConfig::default()
-        .read_buffer_size(shared.read_buffer_bytes)
+        .read_buffer_size(settings.read_buffer_bytes)
         // Every frame goes straight to `BatchingIo`, which does the batching.
         .write_buffer_size(0)
-        .max_frame_size(Some(shared.max_frame_bytes))
-        .max_message_size(Some(shared.max_frame_bytes));
+        .max_frame_size(Some(settings.max_frame_bytes))
+        .max_message_size(Some(settings.max_frame_bytes));
+    let connection = settings.connection_config();
     tokio::spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
@@ -197,21 +198,14 @@ fn upgrade(mut req: Request, shared: Arc<Shared>, endpoint: Endpoint) -> Respons
         let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
         let ConnMeta { peer, slot } = meta;
         match endpoint {
-            _ if slot.is_refusal() => refuse(socket, shared.max_per_ip).await,
-            Endpoint::Echo => super::echo::run(socket, conn, &shared.connection).await,
+            _ if slot.is_refusal() => refuse(socket, settings.max_per_ip).await,
+            Endpoint::Echo => super::echo::run(socket, conn, &connection).await,
             Endpoint::Chat(room) => {
                 let peer = Peer {
                     ip: peer.ip(),
                     room,
                 };
-                connection::run(
-                    socket,
-                    conn,
-                    peer,
-                    shared.hub_tx.clone(),
-                    &shared.connection,
-                )
-                .await;
+                connection::run(socket, conn, peer, shared.hub_tx.clone(), &connection).await;
             }
         }
         drop(slot);

@@ -221,6 +221,39 @@ impl Hub {
         Arc::clone(&self.stats)
     }
 
+    /// New knobs on a running server (its settings were reloaded). Flood limits apply to every
+    /// session at once, the message limit to the next message, the join timeout to later
+    /// connections; each live room's remembered history takes its new length.
+    pub fn reconfigure(&mut self, config: HubConfig, history_keep: u64, now: Instant) {
+        self.history.set_keep(history_keep);
+        if config.flood != self.config.flood {
+            for session in self.sessions.values_mut() {
+                session.flood.set_policy(config.flood, now);
+            }
+        }
+        let resize = config.history_on_join != self.config.history_on_join;
+        self.config = config;
+        if resize {
+            let capacity = self.config.history_on_join;
+            let names: Vec<String> = self.rooms.keys().cloned().collect();
+            for name in names {
+                let stored = self.history.recent(&name, None, capacity);
+                let Some(room) = self.rooms.get_mut(&name) else {
+                    continue;
+                };
+                // Messages of this batch are not stored yet: keep them after the stored ones.
+                let mut recent = stored.unwrap_or_default();
+                let newest = recent.last().and_then(|m| m.id).unwrap_or(0);
+                recent.extend(
+                    room.recent()
+                        .filter(|m| m.id.is_some_and(|id| id > newest))
+                        .cloned(),
+                );
+                room.resize(recent, capacity);
+            }
+        }
+    }
+
     /// The names in `room`, in join order (empty if there is no such room).
     pub fn users_in(&self, room: &str) -> Vec<String> {
         self.rooms
@@ -1229,6 +1262,11 @@ pub(crate) enum HubCmd {
     Disconnect {
         conn: ConnId,
     },
+    /// The settings were reloaded: see [`Hub::reconfigure`].
+    Reconfigure {
+        config: HubConfig,
+        history_keep: u64,
+    },
     /// Announce the shutdown, close everyone, flush history, and stop.
     Shutdown,
 }
@@ -1298,6 +1336,10 @@ fn apply(hub: &mut Hub, cmd: HubCmd, now: Instant) -> bool {
         HubCmd::Frame { conn, msg } => hub.handle(conn, msg, now),
         HubCmd::Refused { conn, code, text } => hub.refuse(conn, code, &text, now),
         HubCmd::Disconnect { conn } => hub.disconnect(conn, now),
+        HubCmd::Reconfigure {
+            config,
+            history_keep,
+        } => hub.reconfigure(config, history_keep, now),
         HubCmd::Shutdown => return true,
     }
     false

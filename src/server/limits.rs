@@ -52,15 +52,28 @@ impl TokenBucket {
 
     /// Takes one token if there is one. A clock that goes backwards refills nothing.
     pub fn try_take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = self.last.max(now);
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// A new rate and burst from `now` on: what was earned so far at the old rate is kept, up
+    /// to the new burst.
+    pub fn retune(&mut self, rate: f64, burst: u32, now: Instant) {
+        self.refill(now);
+        self.rate = rate;
+        self.burst = f64::from(burst.max(1));
+        self.tokens = self.tokens.min(self.burst);
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
     }
 }
 
@@ -94,6 +107,20 @@ impl FloodGuard {
             first_strike: None,
             muted_until: None,
         }
+    }
+
+    /// A new policy for a session already here (settings reloaded): its bucket keeps what it
+    /// has earned (a full one when the limit was off), and a mute under way runs its course.
+    pub fn set_policy(&mut self, policy: FloodPolicy, now: Instant) {
+        self.bucket = match self.bucket.take() {
+            _ if policy.rate <= 0.0 => None,
+            Some(mut bucket) => {
+                bucket.retune(policy.rate, policy.burst, now);
+                Some(bucket)
+            }
+            None => Some(TokenBucket::new(policy.rate, policy.burst, now)),
+        };
+        self.policy = policy;
     }
 
     /// Charges one frame. Frames refused while already muted earn no further strikes.
@@ -177,6 +204,39 @@ mod tests {
         assert!(!bucket.try_take(t0 - Duration::from_secs(5)));
         assert!(!bucket.try_take(t0 + ms(900)));
         assert!(bucket.try_take(t0 + ms(1000)));
+    }
+
+    #[test]
+    fn a_new_policy_applies_to_a_session_already_here() {
+        let t0 = Instant::now();
+        let never_mute = FloodPolicy {
+            mute_after: 0,
+            ..policy()
+        };
+        let mut guard = FloodGuard::new(never_mute, t0);
+        assert_eq!(guard.admit(t0), Verdict::Allowed);
+        assert_eq!(guard.admit(t0), Verdict::Allowed);
+        assert_eq!(guard.admit(t0), Verdict::RateLimited, "burst 2 spent");
+        let wider = FloodPolicy {
+            rate: 10.0,
+            burst: 5,
+            ..never_mute
+        };
+        guard.set_policy(wider, t0);
+        assert_eq!(guard.admit(t0), Verdict::RateLimited, "earned nothing yet");
+        assert_eq!(guard.admit(t0 + ms(100)), Verdict::Allowed, "at 10/s now");
+        let off = FloodPolicy {
+            rate: 0.0,
+            ..never_mute
+        };
+        guard.set_policy(off, t0 + ms(100));
+        for _ in 0..100 {
+            assert_eq!(guard.admit(t0 + ms(100)), Verdict::Allowed);
+        }
+        guard.set_policy(never_mute, t0 + ms(100));
+        assert_eq!(guard.admit(t0 + ms(100)), Verdict::Allowed, "a full bucket");
+        assert_eq!(guard.admit(t0 + ms(100)), Verdict::Allowed);
+        assert_eq!(guard.admit(t0 + ms(100)), Verdict::RateLimited);
     }
 
     fn policy() -> FloodPolicy {

@@ -87,6 +87,15 @@ impl Room {
         self.history_frame = None;
     }
 
+    /// A new length for the remembered history (settings reloaded), with the messages to
+    /// remember now, oldest first; the oldest beyond `capacity` are dropped.
+    pub fn resize(&mut self, recent: Vec<ChatMessage>, capacity: usize) {
+        let skip = recent.len().saturating_sub(capacity);
+        self.recent = recent.into_iter().skip(skip).collect();
+        self.capacity = capacity;
+        self.history_frame = None;
+    }
+
     pub fn recent(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
         self.recent.iter()
     }

@@ -1158,3 +1158,62 @@ fn abandoned_rooms_leave_nothing_behind_and_ids_continue_from_history() {
         "the id comes back from history"
     );
 }
+
+#[test]
+fn reloaded_limits_apply_to_sessions_already_here() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice"), (2, "Bob")]);
+    for i in 1..=8 {
+        f.send(1, say(&format!("m{i}")));
+    }
+    f.send(1, say(&"x".repeat(150)));
+    assert_eq!(errors(&f.frames(1)), [ErrorCode::TooLong]);
+    f.frames(2);
+
+    let strict = HubConfig {
+        max_text_chars: 200,
+        flood: FloodPolicy {
+            rate: 1.0,
+            burst: 1,
+            mute_after: 0,
+            ..FloodPolicy::default()
+        },
+        history_on_join: 3,
+        ..config()
+    };
+    f.hub.reconfigure(strict, 0, f.now);
+    f.send(1, say(&"x".repeat(150)));
+    f.send(1, say("too soon"));
+    assert_eq!(errors(&f.frames(1)), [ErrorCode::RateLimited]);
+    assert_eq!(
+        messages(&f.frames(2)).len(),
+        1,
+        "the longer text passes; the burst of one is spent"
+    );
+
+    // A joiner gets the new length of history, remembered messages included.
+    f.join(3, "Carol");
+    let got = f.frames(3);
+    let ServerMsg::History { messages, .. } = &got[1] else {
+        panic!("{got:?}")
+    };
+    let ids: Vec<_> = messages.iter().map(|m| m.id.unwrap()).collect();
+    assert_eq!(ids, [7, 8, 9]);
+
+    let roomy = HubConfig {
+        history_on_join: 6,
+        ..config()
+    };
+    f.hub.reconfigure(roomy, 0, f.now);
+    f.join(4, "Dave");
+    let got = f.frames(4);
+    let ServerMsg::History { messages, .. } = &got[1] else {
+        panic!("{got:?}")
+    };
+    let ids: Vec<_> = messages.iter().map(|m| m.id.unwrap()).collect();
+    assert_eq!(
+        ids,
+        [4, 5, 6, 7, 8, 9],
+        "a longer history is read back from storage"
+    );
+}
