@@ -10,11 +10,13 @@
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
 //!   owns the WebSocket and reconnects, `client::tls` decides which certificates it trusts.
 //! - [`host`]: server and client in one process (`clicom host`).
+//! - [`manual`]: the man pages (`clicom man`), from the same command-line description as `--help`.
 
 pub mod bench;
 pub mod client;
 pub mod config;
 pub mod host;
+pub mod manual;
 pub mod paths;
 pub mod protocol;
 pub mod server;

@@ -1,6 +1,6 @@
 //! The `clicom` command: parses the command line and hands over to the library.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -43,6 +43,17 @@ enum Command {
     Host(clicom::host::HostArgs),
     /// Measure a Clicom server under load (fan-out, idle connections, reconnect storms).
     Bench(clicom::bench::BenchArgs),
+    /// Print a shell completion script (see the README for where to put it).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for clicom and each subcommand (clicom.1, clicom-serve.1, …).
+    Man {
+        /// The directory to write them to.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +70,11 @@ fn main() -> ExitCode {
         },
         Some(Command::Host(args)) => host(args),
         Some(Command::Bench(args)) => return clicom::bench::main(args),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "clicom", &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Command::Man { dir }) => man(&dir),
         None => client(cli.client),
     };
     match result {
@@ -78,6 +94,13 @@ fn serve(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     )?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(clicom::server::serve(settings))
+}
+
+fn man(dir: &Path) -> anyhow::Result<()> {
+    for page in clicom::manual::write_pages(Cli::command(), dir)? {
+        println!("{}", page.display());
+    }
+    Ok(())
 }
 
 fn client(args: clicom::client::ClientArgs) -> anyhow::Result<()> {

@@ -35,9 +35,9 @@ pub struct ServeCommand {
 /// How the server's log lines look on stderr.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// `2026-01-02T03:04:05Z  INFO clicom::server: Clicom server listening addr=…`
+    /// Lines for people to read.
     Text,
-    /// `{"timestamp":…,"level":"INFO","fields":{"message":…,"addr":…},"target":…}`
+    /// One JSON object per line (timestamp, level, fields, target), for log shippers.
     Json,
 }
 
