@@ -5,7 +5,8 @@
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
 //! - [`bench`]: `clicom bench`, the load generator that measures a server over real WebSockets.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
-//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history, TLS.
+//! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history, TLS;
+//!   `server::settings` merges flags and the config file, `server::reload` applies SIGHUP.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
 //!   owns the WebSocket and reconnects, `client::tls` decides which certificates it trusts.
