@@ -173,33 +173,43 @@ async fn a_bad_file_stops_the_server_before_it_binds() {
 async fn sighup_changes_a_limit_without_dropping_a_client_and_refuses_a_broken_file() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("server.toml");
-    write(&config, &format!("{BASE}max-text = 10\n"));
+    let limits = "limit-loopback = true\nmax-per-ip = 1\n";
+    write(&config, &format!("{BASE}max-text = 10\n{limits}"));
     let args = ["--config", config.to_str().unwrap(), "--log-format", "json"];
     let mut server = start(command(&args, data.path())).await;
     let mut client = WsClient::join(&server.url, "Ann").await;
     assert!(!accepted(&mut client, "fifteen chars!!").await);
+    assert_eq!(refusal(&server.url).await, ErrorCode::TooManyConnections);
 
     let moved = BASE.replace("port = 0", "port = 1");
-    write(&config, &format!("{moved}max-text = 20\n"));
+    let limits = "limit-loopback = true\nmax-per-ip = 2\n";
+    write(&config, &format!("{moved}max-text = 20\n{limits}"));
     server.hangup();
-    let changed = server.log("setting changed").await;
-    assert_eq!(
-        [&changed["key"], &changed["from"], &changed["to"]],
-        ["max-text", "10", "20"]
-    );
+    for (key, from, to) in [("max-per-ip", "1", "2"), ("max-text", "10", "20")] {
+        let changed = server.log("setting changed").await;
+        assert_eq!(
+            [
+                &changed["key"],
+                &changed["from"],
+                &changed["to"],
+                &changed["takes"]
+            ],
+            [key, from, to, "now"]
+        );
+    }
     let restart = server
         .log("setting changed in the config file; it takes effect at the next start")
         .await;
     assert_eq!(restart["key"], "port");
     let reloaded = server.log("config file reloaded").await;
-    assert_eq!([&reloaded["changed"], &reloaded["on_restart"]], [1, 1]);
+    assert_eq!([&reloaded["changed"], &reloaded["on_restart"]], [2, 1]);
     assert!(
         accepted(&mut client, "fifteen chars!!").await,
         "the same connection, under the new limit"
     );
     assert!(!accepted(&mut client, "twenty-one characters").await);
 
-    write(&config, &format!("{BASE}max-text = 0\n"));
+    write(&config, &format!("{BASE}max-text = 0\n{limits}"));
     server.hangup();
     let refused = server
         .log("config file refused; the current settings stay in force")
@@ -215,7 +225,22 @@ async fn sighup_changes_a_limit_without_dropping_a_client_and_refuses_a_broken_f
     );
     assert!(!accepted(&mut client, "twenty-one characters").await);
 
-    // The port did not move: a new client still reaches the same address.
+    // The port did not move, and a second connection from this address now fits.
     let mut other = WsClient::join(&format!("ws://{}/ws", server.addr), "Bob").await;
     assert!(accepted(&mut other, "fifteen chars!!").await);
+    assert_eq!(refusal(&server.url).await, ErrorCode::TooManyConnections);
+    assert!(
+        accepted(&mut client, "still here").await,
+        "Ann was never dropped"
+    );
+}
+
+/// Connects and returns the error code the server refuses the connection with (a connection
+/// it serves says nothing before a join, so this fails after the wait).
+async fn refusal(url: &str) -> ErrorCode {
+    let mut probe = WsClient::connect(url).await;
+    match probe.next().await {
+        support::Seen::Msg(ServerMsg::Error { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
