@@ -37,6 +37,7 @@ async fn serve_binary_on(port: &str, data_dir: &std::path::Path) -> tokio::proce
         .args(["serve", "--bind", "127.0.0.1", "--port", port])
         .env("CLICOM_DATA_DIR", data_dir)
         .env_remove("PORT")
+        .env_remove("CLICOM_SERVER_CONFIG")
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

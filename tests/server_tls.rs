@@ -313,6 +313,7 @@ async fn serve_output(args: &[&str]) -> (bool, String, String) {
         .args(args)
         .env("CLICOM_DATA_DIR", data.path())
         .env_remove("PORT")
+        .env_remove("CLICOM_SERVER_CONFIG")
         .env("RUST_LOG", "off")
         .kill_on_drop(true)
         .output();

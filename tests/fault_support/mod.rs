@@ -56,6 +56,7 @@ pub async fn start(launch: Launch<'_>) -> Server {
     let mut child = command
         .env("CLICOM_DATA_DIR", launch.data_dir)
         .env_remove("PORT")
+        .env_remove("CLICOM_SERVER_CONFIG")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

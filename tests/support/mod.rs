@@ -130,6 +130,7 @@ pub async fn spawn_server_binary(args: &[&str], data_dir: &Path) -> ServerProces
         .args(args)
         .env("CLICOM_DATA_DIR", data_dir)
         .env_remove("PORT")
+        .env_remove("CLICOM_SERVER_CONFIG")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -384,6 +384,7 @@ impl Serve {
             .args(["--msg-rate", "0"])
             .env("CLICOM_DATA_DIR", data_dir)
             .env_remove("PORT")
+            .env_remove("CLICOM_SERVER_CONFIG")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
