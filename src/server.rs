@@ -22,12 +22,14 @@ pub mod history;
 mod http;
 pub mod hub;
 pub mod limits;
+pub mod origin;
 pub mod presence;
 pub mod reload;
 mod room;
 pub mod settings;
 mod socket;
 pub mod tls;
+mod web;
 
 use admission::{AdmissionPolicy, ConnectionTable};
 use connection::ConnectionConfig;
@@ -83,6 +85,11 @@ pub struct ServerOptions {
     pub read_buffer_bytes: usize,
     /// Also serve `/echo` (WebSocket echo, for the Autobahn conformance suite).
     pub conformance_echo: bool,
+    /// Serve the web page at `/` (`--no-web` turns it off).
+    pub web: bool,
+    /// Origins besides the server's own whose pages may open a chat WebSocket, normalised by
+    /// [`origin::parse_origin`].
+    pub allowed_origins: Vec<String>,
     /// Speak TLS (`wss://`) with this configuration; `None` serves plain `ws://`. The TLS
     /// handshake counts against `handshake_timeout`. See [`tls::server_config`].
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -138,6 +145,8 @@ impl Default for ServerOptions {
             history_page_max: HISTORY_PAGE_MAX,
             read_buffer_bytes: READ_BUFFER,
             conformance_echo: false,
+            web: true,
+            allowed_origins: Vec::new(),
             tls: None,
         }
     }
@@ -311,6 +320,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value_t = false)]
     pub conformance_echo: bool,
+    /// Do not serve the web page at / (the WebSocket and /health stay).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value_t = false)]
+    pub no_web: bool,
+    /// Also accept WebSockets from pages of this origin, e.g. https://chat.example.com behind
+    /// a proxy that changes the Host header (repeatable). The server's own origin is always
+    /// accepted, and so are clients that send no Origin (terminal clients).
+    #[arg(long, value_name = "ORIGIN", value_parser = origin::parse_origin)]
+    pub allow_origin: Vec<String>,
 }
 
 impl ServeArgs {
@@ -346,6 +364,8 @@ impl ServeArgs {
             presence_window: Duration::from_millis(self.presence_ms),
             history_on_join: self.history,
             conformance_echo: self.conformance_echo,
+            web: !self.no_web,
+            allowed_origins: self.allow_origin.clone(),
             ..ServerOptions::default()
         }
     }

@@ -1,7 +1,7 @@
-//! The HTTP face of the server: the axum routes (`/ws`, `/ws/<room>`, `/health`, `/`) and the
-//! per-TCP-connection hyper driver (over TLS for `wss://`) with its handshake timeout.
-//! WebSocket upgrades are configured here (small read buffer, frame limit) and handed to the
-//! connection task.
+//! The HTTP face of the server: the axum routes (`/ws`, `/ws/<room>`, `/health`, and the web
+//! page at `/` with its `/assets/`) and the per-TCP-connection hyper driver (over TLS for
+//! `wss://`) with its handshake timeout. WebSocket upgrades are checked here (the page's
+//! `Origin`), configured (small read buffer, frame limit) and handed to the connection task.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper::body::Incoming;
@@ -58,7 +58,8 @@ struct ConnMeta {
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let router = Router::new()
-        .route("/", get(index))
+        .route("/", get(page))
+        .route("/assets/{file}", get(asset))
         .route("/health", get(health))
         .route("/ws", get(ws_default))
         .route("/ws/{room}", get(ws_room));
@@ -71,16 +72,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     router.with_state(shared)
 }
 
-async fn index() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!(
-            "Clicom chat server {}\n\
-             WebSocket: /ws (or /ws/<room>), JSON text frames; see docs/PROTOCOL.md\n\
-             Health: /health\n",
-            env!("CARGO_PKG_VERSION")
-        ),
-    )
+/// The web page, unless `--no-web` (read live, so a reload can turn it on or off).
+async fn page(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !shared.settings.borrow().web {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    super::web::page(&headers)
+}
+
+async fn asset(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !shared.settings.borrow().web {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    super::web::asset(&file, &headers)
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
@@ -146,6 +154,21 @@ fn bad_request(why: &'static str) -> Response {
 /// upgraded stream. Done here rather than by axum's extractor so that the connection owns a
 /// tokio-tungstenite stream over [`BatchingIo`], whose write memory it can give back.
 fn upgrade(mut req: Request, shared: Arc<Shared>, endpoint: Endpoint) -> Response {
+    let foreign = matches!(endpoint, Endpoint::Chat(_))
+        && !super::origin::allowed(&shared.settings.borrow().allowed_origins, req.headers());
+    if foreign {
+        tracing::info!(
+            origin = ?req.headers().get(header::ORIGIN),
+            host = ?req.headers().get(header::HOST),
+            "WebSocket from a foreign page refused"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "This server does not accept chat connections from pages of other sites \
+             (its operator can allow one with --allow-origin).\n",
+        )
+            .into_response();
+    }
     if !header_has_token(&req, header::CONNECTION, "upgrade")
         || !header_has_token(&req, header::UPGRADE, "websocket")
     {

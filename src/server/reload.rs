@@ -33,6 +33,8 @@ pub const RELOADABLE: &[(&str, Takes)] = &[
     ("history", Takes::Now),
     ("history-keep", Takes::Now),
     ("presence-ms", Takes::Now),
+    ("no-web", Takes::Now),
+    ("allow-origin", Takes::NewConnections),
     ("max-frame", Takes::NewConnections),
     ("queue", Takes::NewConnections),
     ("handshake-timeout", Takes::NewConnections),

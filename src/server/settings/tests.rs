@@ -29,6 +29,8 @@ history = 13
 history-keep = 1000
 presence-ms = 14
 conformance-echo = true
+no-web = true
+allow-origin = ["https://chat.example.com", "http://localhost:8080"]
 tls-cert = "/etc/clicom/cert.pem"
 tls-key = "/etc/clicom/key.pem"
 log-format = "json"
@@ -81,6 +83,11 @@ fn every_key_in_the_file_reaches_the_options() {
     assert_eq!(opts.history_keep, 1000);
     assert_eq!(opts.presence_window, Duration::from_millis(14));
     assert!(opts.conformance_echo);
+    assert!(!opts.web);
+    assert_eq!(
+        opts.allowed_origins,
+        ["https://chat.example.com", "http://localhost:8080"]
+    );
     assert_eq!(
         cmd.tls.tls_cert.as_deref(),
         Some(Path::new("/etc/clicom/cert.pem"))
@@ -305,7 +312,7 @@ fn the_example_file_documents_every_key_at_its_default() {
     // Keys without a default show an example value instead.
     assert_eq!(
         changed,
-        ["db", "save", "tls-cert", "tls-key"],
+        ["allow-origin", "db", "save", "tls-cert", "tls-key"],
         "{uncommented}"
     );
 }
