@@ -53,6 +53,7 @@ export class Completer {
       s = { start, end: caret, list, i: back ? list.length - 1 : 0, suffix: command ? ' ' : start === 0 ? ': ' : ' ' };
       s.tail = value.slice(caret);
       s.head = value.slice(0, start);
+      if (/^\s/.test(s.tail)) s.suffix = s.suffix.trimEnd();
     } else {
       const n = s.list.length;
       s.i = (s.i + (back ? n - 1 : 1)) % n;

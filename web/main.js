@@ -219,7 +219,7 @@ function enterRoom(room) {
   S.floor = 0;
   S.below = 0;
   ui.room.textContent = '#' + room;
-  ui.input.placeholder = `Message #${room} — /help for commands`;
+  ui.input.placeholder = `Message #${room} — /help`;
   history.pos = history.lines.length;
   const hash = room === 'main' ? '' : '#' + encodeURIComponent(room);
   if (location.hash !== hash) window.history.replaceState(null, '', location.pathname + hash);

@@ -148,10 +148,12 @@ export class Log {
     if (pinned) this.scrollToBottom();
   }
 
-  /** Inserts lines above `anchor` keeping what is on screen in place. */
+  /** Inserts lines above `anchor` (a line, not a separator) keeping what is on screen in
+   * place. */
   placeAbove(lines, anchor) {
     const top = anchor.getBoundingClientRect().top;
-    for (const li of lines) this.list.insertBefore(li, anchor);
+    const at = anchor.previousElementSibling?.classList.contains('day') ? anchor.previousElementSibling : anchor;
+    for (const li of lines) this.list.insertBefore(li, at);
     this.separate();
     this.list.scrollTop += anchor.getBoundingClientRect().top - top;
   }
@@ -162,7 +164,7 @@ export class Log {
       this.ids.set(id, li);
       li.dataset.id = id;
     }
-    const first = this.list.firstElementChild;
+    const first = this.list.querySelector('li:not(.day)');
     if (first) this.placeAbove(lines.map(([li]) => li), first);
     else for (const [li] of lines) this.list.append(li);
     this.separate();
