@@ -25,6 +25,7 @@ pub struct HostArgs {
 /// Runs the server and the client until the user quits. Must run inside a tokio runtime.
 pub async fn run(args: HostArgs) -> anyhow::Result<()> {
     let opts = args.serve.options();
+    let web = opts.web;
     let history = opts.open_history().with_context(|| {
         format!(
             "cannot open the history database {} (pass --db PATH, or --db :memory:)",
@@ -52,7 +53,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<()> {
             local.port()
         ));
     }
-    notices.extend(join_notices(local));
+    notices.extend(join_notices(local, web));
     let client_url = format!("ws://{}/ws", loopback_for(local));
     let client = crate::client::run_with(ClientOptions {
         args: ClientArgs {
@@ -113,8 +114,9 @@ fn loopback_for(local: SocketAddr) -> SocketAddr {
 }
 
 /// Lines telling the user how others can join: the loopback address, and each of this
-/// machine's network addresses when the server listens on all of them.
-fn join_notices(local: SocketAddr) -> Vec<String> {
+/// machine's network addresses when the server listens on all of them; with the web page, its
+/// address for a browser too.
+fn join_notices(local: SocketAddr, web: bool) -> Vec<String> {
     let port = local.port();
     let mut addrs: Vec<IpAddr> = Vec::new();
     if local.ip().is_unspecified() {
@@ -129,13 +131,23 @@ fn join_notices(local: SocketAddr) -> Vec<String> {
     } else if !local.ip().is_loopback() {
         addrs.push(local.ip());
     }
+    let here = loopback_for(local);
     let mut lines = vec![format!(
-        "Hosting a Clicom chat: others join with `clicom ws://{}/ws`",
-        loopback_for(local)
+        "Hosting a Clicom chat: others join with `clicom ws://{here}/ws`"
     )];
+    if web {
+        lines.push(format!("  or in a browser: http://{here}/"));
+    }
     for ip in addrs {
         let shown = SocketAddr::new(ip, port);
-        lines.push(format!("  from another machine: clicom ws://{shown}/ws"));
+        let browser = if web {
+            format!(" (browser: http://{shown}/)")
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "  from another machine: clicom ws://{shown}/ws{browser}"
+        ));
     }
     lines
 }
@@ -154,11 +166,13 @@ mod tests {
 
     #[test]
     fn notices_name_the_address_to_join() {
-        let lines = join_notices("127.0.0.1:4321".parse().unwrap());
+        let lines = join_notices("127.0.0.1:4321".parse().unwrap(), false);
         assert_eq!(
             lines,
             vec!["Hosting a Clicom chat: others join with `clicom ws://127.0.0.1:4321/ws`"]
         );
+        let lines = join_notices("127.0.0.1:4321".parse().unwrap(), true);
+        assert_eq!(lines[1], "  or in a browser: http://127.0.0.1:4321/");
     }
 
     #[tokio::test]

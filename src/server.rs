@@ -659,6 +659,33 @@ mod tests {
     }
 
     #[test]
+    fn web_flags_reach_the_options() {
+        let opts = Serve::try_parse_from(["serve"]).unwrap().serve.options();
+        assert!(opts.web);
+        assert!(opts.allowed_origins.is_empty());
+        let opts = Serve::try_parse_from([
+            "serve",
+            "--no-web",
+            "--allow-origin",
+            "https://Chat.Example.com",
+            "--allow-origin",
+            "http://10.0.0.5:8080/",
+        ])
+        .unwrap()
+        .serve
+        .options();
+        assert!(!opts.web);
+        assert_eq!(
+            opts.allowed_origins,
+            ["https://chat.example.com", "http://10.0.0.5:8080"]
+        );
+        let err = Serve::try_parse_from(["serve", "--allow-origin", "*"]).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("--allow-origin")));
+        let host = Host::try_parse_from(["host", "--no-web"]).unwrap();
+        assert!(!host.host.serve.options().web);
+    }
+
+    #[test]
     fn join_history_never_exceeds_what_is_kept() {
         let opts = ServerOptions {
             history_keep: 3,
