@@ -244,3 +244,52 @@ async fn refusal(url: &str) -> ErrorCode {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// The HTTP status of a WebSocket handshake sent with `origin`.
+async fn handshake_with_origin(url: &str, origin: &str) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("handshake failed: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn sighup_turns_the_web_page_off_and_lets_another_origin_in() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("server.toml");
+    write(&config, BASE);
+    let args = ["--config", config.to_str().unwrap(), "--log-format", "json"];
+    let mut server = start(command(&args, data.path())).await;
+    let status = |response: String| response.split(' ').nth(1).unwrap().to_owned();
+    assert_eq!(status(support::http_get(server.addr, "/").await), "200");
+    let origin = "https://chat.example.com";
+    assert_eq!(handshake_with_origin(&server.url, origin).await, 403);
+
+    write(
+        &config,
+        &format!("{BASE}no-web = true\nallow-origin = [\"{origin}\"]\n"),
+    );
+    server.hangup();
+    let reloaded = server.log("config file reloaded").await;
+    assert_eq!(reloaded["changed"], 2, "{reloaded}");
+    assert_eq!(status(support::http_get(server.addr, "/").await), "404");
+    assert_eq!(
+        status(support::http_get(server.addr, "/assets/main.js").await),
+        "404"
+    );
+    assert_eq!(
+        status(support::http_get(server.addr, "/health").await),
+        "200"
+    );
+    assert_eq!(handshake_with_origin(&server.url, origin).await, 101);
+    assert_eq!(
+        handshake_with_origin(&server.url, "https://other.example.com").await,
+        403
+    );
+}
