@@ -765,10 +765,11 @@ async fn outbox_confirms_by_cid_and_never_by_an_unsent_message(b: &Browser) {
         .module(
             "outbox.js",
             "({ Outbox, inputLine }) => {
+               const out = {};
+               // A server that knows cid.
                const o = new Outbox();
                const a = o.push('chat', 'ok', { room: 'main', now: 1000 });
                const b = o.push('chat', 'bidi \\u202eoverride\\u202c here', { room: 'main', now: 2000 });
-               const out = {};
                out.frame = Outbox.frame(a);
                out.unique = a.cid !== b.cid && /^[0-9a-f]{24}$/.test(a.cid);
                // Typed offline, never sent: an old 'ok' of yours in the history is not it.
@@ -776,20 +777,37 @@ async fn outbox_confirms_by_cid_and_never_by_an_unsent_message(b: &Browser) {
                o.markSent(a, 3000); o.markSent(b, 3000);
                // Someone else's words, or your words with another cid, confirm nothing.
                out.others = o.confirmEcho({ type: 'message', name: 'you', text: 'ok' }, 'me');
-               out.foreignCid = o.confirmEcho({ type: 'message', name: 'me', text: 'ok', cid: 'f00' }, 'me');
+               out.foreignCid = o.confirmEcho({ type: 'message', name: 'me', text: 'ok', cid: 'f00f00f00' }, 'me');
                o.connectionLost();
                out.resend = o.unsent().map((i) => i.cid === a.cid || i.cid === b.cid);
-               // The history after the reconnect holds `a` under its cid, text changed by the server.
+               // The history after the reconnect holds `a` under its cid, its text changed.
                out.byCid = o.confirmHistory([{ name: 'me', text: 'ok!', ts: 3001, cid: a.cid }], 'me').map((i) => i.text);
-               // A server without cid: the sent message, its bidi control stripped, matched by text.
-               o.markSent(b, 4000);
-               out.oldServer = o.confirmEcho({ type: 'message', name: 'ME', text: 'bidi override here' }, 'me')?.text;
+               // This server echoes cids, so the same words without one are not `b`.
+               out.byWords = o.confirmHistory([{ name: 'me', text: 'bidi override here', ts: 3001 }], 'me').length;
                out.left = o.size;
+               // A server that knows no cid: an echo of yours is your oldest message in flight.
+               const old = new Outbox();
+               const x = old.push('chat', 'bidi \\u202eoverride\\u202c here');
+               const y = old.push('me', 'waves');
+               const z = old.push('chat', 'hi');
+               out.notYet = old.confirmEcho({ type: 'message', name: 'me', text: 'hi' }, 'me');
+               old.markSent(x); old.markSent(y);
+               out.oldEcho = [
+                 old.confirmEcho({ type: 'message', name: 'ME', text: 'bidi override here' }, 'me')?.cid === x.cid,
+                 old.confirmEcho({ type: 'message', name: 'me', text: 'waves', action: true }, 'me')?.cid === y.cid,
+               ];
+               // ... and after a reconnect, a history entry with the words of a sent one.
+               old.markSent(z, 10_000_000);
+               old.connectionLost();
+               out.oldHistory = [
+                 old.confirmHistory([{ name: 'me', text: 'hi', ts: 10_000_000 - 3_600_000 }], 'me').length,
+                 old.confirmHistory([{ name: 'me', text: 'hi', ts: 10_000_001 }], 'me').length,
+               ];
                const d = o.push('dm', 'psst', { to: 'Zoë Müller' });
                out.refused = o.refuse(undefined, true) === null;
                o.markSent(d);
                out.refusedDm = inputLine(o.refuse(undefined, true));
-               const c = o.push('chat', '/not a command', { room: 'main' });
+               o.push('chat', '/not a command', { room: 'main' });
                out.withdrawn = o.withdraw('rust').map(inputLine);
                return out;
              }",
@@ -812,15 +830,34 @@ async fn outbox_confirms_by_cid_and_never_by_an_unsent_message(b: &Browser) {
         "unconfirmed ones go out again"
     );
     assert_eq!(r["byCid"], json!(["ok"]));
-    assert_eq!(r["oldServer"], json!("bidi \u{202e}override\u{202c} here"));
-    assert_eq!(r["left"], json!(0));
+    assert_eq!(
+        r["byWords"],
+        json!(0),
+        "never by words once the server knows cid"
+    );
+    assert_eq!(
+        r["notYet"],
+        Value::Null,
+        "an echo never confirms an unsent message"
+    );
+    assert_eq!(r["oldEcho"], json!([true, true]));
+    assert_eq!(
+        r["oldHistory"],
+        json!([0, 1]),
+        "an hour-old message is not this one"
+    );
+    assert_eq!(r["left"], json!(1));
     assert_eq!(
         r["refused"],
         json!(true),
         "an unsent DM cannot be the refused one"
     );
     assert_eq!(r["refusedDm"], json!("/msg \"Zoë Müller\" psst"));
-    assert_eq!(r["withdrawn"], json!(["//not a command"]));
+    assert_eq!(
+        r["withdrawn"],
+        json!(["bidi \u{202e}override\u{202c} here", "//not a command"]),
+        "room messages never follow you to another room; DMs stay"
+    );
 }
 
 async fn links_commands_and_completion_follow_the_terminal_client(b: &Browser) {

@@ -53,14 +53,16 @@ export class Completer {
       s = { start, end: caret, list, i: back ? list.length - 1 : 0, suffix: command ? ' ' : start === 0 ? ': ' : ' ' };
       s.tail = value.slice(caret);
       s.head = value.slice(0, start);
-      if (/^\s/.test(s.tail)) s.suffix = s.suffix.trimEnd();
+      // Before a space already there: no second one, and the caret goes past it.
+      s.skip = /^\s/.test(s.tail) ? 1 : 0;
+      if (s.skip) s.suffix = s.suffix.trimEnd();
     } else {
       const n = s.list.length;
       s.i = (s.i + (back ? n - 1 : 1)) % n;
     }
     const inserted = s.list[s.i] + s.suffix;
     s.after = s.head + inserted + s.tail;
-    s.caret = s.head.length + inserted.length;
+    s.caret = s.head.length + inserted.length + s.skip;
     this.state = s;
     return { value: s.after, caret: s.caret };
   }

@@ -1,10 +1,11 @@
 // Your messages on their way out. Each stays here from the moment it is typed until the
 // server confirms it, and carries a client-chosen id (`cid`) that the server echoes and
-// stores: the echo, or a history entry after a reconnect, confirms it by that id whatever the
-// server did to the text, and a resend after a drop is recognised. Servers that know no `cid`
-// ignore it; for them a message that was sent is matched by author and text instead. A
-// message never sent cannot have arrived, so it is simply sent: nothing typed is lost and
-// nothing is sent twice. Pure: no DOM, no socket.
+// stores: the echo, the answer to a resend, or a history entry after a reconnect confirms it
+// by that id whatever the server did to the text, and a resend after a drop is recognised.
+// Servers that know no `cid` ignore it; for them (only) an echo of yours confirms the oldest
+// message in flight and a history entry the sent message with the same words. A message never
+// sent cannot have arrived, so it is simply sent: nothing typed is lost and nothing is sent
+// twice. Pure: no DOM, no socket.
 
 import { clean, nameKey } from './text.js';
 
@@ -23,6 +24,8 @@ export class Outbox {
     /** Oldest first: `{cid, kind: 'chat'|'me'|'dm', to, text, room, typed, sent, live}`.
      * `sent` is when it last went out (0: never); `live` whether that was on this connection. */
     this.items = [];
+    /** The server has echoed a `cid`: from then on nothing is confirmed by words. */
+    this.cidServer = false;
   }
 
   push(kind, text, { to = null, room = null, now = Date.now(), cid = newCid() } = {}) {
@@ -59,33 +62,33 @@ export class Outbox {
   /** A live echo (`message` or `dm` from the server): removes and returns the item it
    * confirms. `me` is your name (for servers that echo no `cid`). */
   confirmEcho(msg, me) {
-    const kind = msg.type === 'dm' ? 'dm' : msg.action ? 'me' : 'chat';
-    return this.take(msg, kind, me, (i) => i.live);
+    return this.take(msg, msg.type === 'dm' ? 'dm' : 'room', me, (i) => i.live);
   }
 
   /** A room's history after a (re)join: removes and returns the items it already holds. */
   confirmHistory(messages, me) {
     const found = [];
     for (const m of messages) {
-      const item = this.take(m, m.action ? 'me' : 'chat', me, (i) => m.ts === undefined || m.ts >= i.sent - CLOCK_SLACK_MS);
+      const kind = m.action ? 'me' : 'chat';
+      const item = this.take(
+        m,
+        kind,
+        me,
+        (i) => i.kind === kind && same(i.text, m.text) && !(m.ts < i.sent - CLOCK_SLACK_MS),
+      );
       if (item) found.push(item);
     }
     return found;
   }
 
-  take(msg, kind, me, plausible) {
+  take(msg, kind, me, matches) {
     let k = -1;
     if (typeof msg.cid === 'string') {
+      this.cidServer = true;
       k = this.items.findIndex((i) => i.cid === msg.cid);
-    } else if (nameKey(msg.name ?? msg.from ?? '') === nameKey(me ?? '')) {
-      k = this.items.findIndex(
-        (i) =>
-          i.sent > 0 &&
-          i.kind === kind &&
-          same(i.text, msg.text) &&
-          (kind !== 'dm' || nameKey(i.to) === nameKey(msg.to)) &&
-          plausible(i),
-      );
+    } else if (!this.cidServer && nameKey(msg.name ?? msg.from ?? '') === nameKey(me ?? '')) {
+      const sameChannel = (i) => (kind === 'dm') === (i.kind === 'dm');
+      k = this.items.findIndex((i) => i.sent > 0 && sameChannel(i) && matches(i));
     }
     return k < 0 ? null : this.items.splice(k, 1)[0];
   }
