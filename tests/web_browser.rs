@@ -1034,11 +1034,24 @@ async fn screenshots_at_phone_and_desktop_size(b: &Browser) {
     } else {
         std::env::temp_dir()
     };
-    for (name, w, h, mobile) in [
-        ("web-phone.png", 360, 640, true),
-        ("web-desktop.png", 1280, 800, false),
+    for (name, w, h, mobile, scheme) in [
+        ("web-phone.png", 360, 640, true, "light"),
+        ("web-phone-dark.png", 360, 640, true, "dark"),
+        ("web-desktop.png", 1280, 800, false, "light"),
     ] {
         b.viewport(w, h, mobile).await;
+        b.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await;
+        let dark = b
+            .js(
+                "return matchMedia('(prefers-color-scheme: dark)').matches",
+                vec![],
+            )
+            .await;
+        assert_eq!(dark, json!(scheme == "dark"));
         b.wait_js(
             "the new size",
             &format!("return innerWidth === {w} && innerHeight === {h}"),

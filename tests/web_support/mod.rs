@@ -99,7 +99,7 @@ pub fn main(tests: &[(&'static str, TestFn)]) -> std::process::ExitCode {
 /// A program from `$VAR`, else the first of `names` on `PATH`.
 fn program(var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -191,6 +191,8 @@ impl Browser {
         let _ = self.client.dismiss_alert().await;
         let _ = self.client.set_window_size(1280, 800).await;
         self.cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+            .await;
+        self.cdp("Emulation.setEmulatedMedia", json!({ "features": [] }))
             .await;
         let _ = self.client.goto("about:blank").await;
     }
