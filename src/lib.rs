@@ -6,7 +6,8 @@
 //! - [`bench`]: `clicom bench`, the load generator that measures a server over real WebSockets.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 //! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history, TLS;
-//!   `server::settings` merges flags and the config file, `server::reload` applies SIGHUP.
+//!   `server::settings` merges flags and the config file, `server::reload` applies SIGHUP;
+//!   it also serves the browser client (`web/`, embedded) at `/` and checks pages' `Origin`.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
 //!   owns the WebSocket and reconnects, `client::tls` decides which certificates it trusts.

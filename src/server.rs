@@ -1,7 +1,8 @@
 //! The Clicom chat server: `run` serves the JSON protocol over WebSocket on a listener until
 //! the shutdown future resolves, then closes every client with 1001 and flushes history.
 //! Submodules: the [`hub`] (chat rules, one owner), per-connection tasks, HTTP, [`tls`],
-//! limits, history, [`settings`] (flags and config file) and [`reload`] (SIGHUP).
+//! limits, history, [`settings`] (flags and config file), [`reload`] (SIGHUP), the web page
+//! (`web`) and [`origin`] (which pages may open a WebSocket).
 
 use std::future::Future;
 use std::io::Write;
