@@ -431,9 +431,10 @@ async fn health_and_index_answer_over_http() {
     assert!(health["connections"].as_u64().unwrap() >= 2);
     assert!(health["uptime_secs"].is_u64());
 
+    // `/` is the web page (its headers are checked in tests/web_http.rs).
     let index = support::http_get(server.addr, "/").await;
     assert!(index.starts_with("HTTP/1.1 200"), "{index}");
-    assert!(index.contains("/ws"));
+    assert!(index.contains("text/html") && index.contains("<title>Clicom</title>"));
 
     match tokio_tungstenite::connect_async(server.room_url("..%2Fetc")).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {

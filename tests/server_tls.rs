@@ -162,7 +162,16 @@ async fn health_and_index_answer_over_tls() {
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["status"], "ok");
     let index = https_get(&pki, server.addr, "/").await;
-    assert!(index.contains("Clicom chat server"), "{index}");
+    assert!(
+        index.contains("<title>Clicom</title>"),
+        "the web page: {index}"
+    );
+    assert!(
+        index
+            .to_ascii_lowercase()
+            .contains("content-security-policy"),
+        "{index}"
+    );
 }
 
 #[tokio::test]
