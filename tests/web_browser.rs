@@ -41,6 +41,9 @@ fn main() -> std::process::ExitCode {
         ("history_pages_in_on_scroll", |b| {
             history_pages_in_on_scroll(b).boxed()
         }),
+        ("messages_missed_while_cut_off_are_fetched_in_order", |b| {
+            messages_missed_while_cut_off_are_fetched_in_order(b).boxed()
+        }),
         (
             "the_layout_fits_a_360_px_phone_without_sideways_scrolling",
             |b| the_layout_fits_a_360_px_phone_without_sideways_scrolling(b).boxed(),
@@ -426,6 +429,77 @@ async fn history_pages_in_on_scroll(b: &Browser) {
     b.wait_for_text("This is the beginning of #main.").await;
     let all: Vec<String> = serde_json::from_value(b.js(shown, vec![]).await).unwrap();
     assert_eq!(all, lines, "every message once, in order");
+}
+
+/// A TCP relay to `target` that can cut every connection through it and refuse new ones
+/// (`cut` true) — a network outage for whoever comes through it, while the server runs on.
+async fn relay(target: std::net::SocketAddr, cut: tokio::sync::watch::Receiver<bool>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if *cut.borrow() {
+                continue;
+            }
+            let mut cut = cut.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut.wait_for(|c| *c) => {}
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn messages_missed_while_cut_off_are_fetched_in_order(b: &Browser) {
+    let server = start_server(support::options()).await;
+    let (cut_tx, cut_rx) = tokio::sync::watch::channel(false);
+    let port = relay(server.addr, cut_rx).await;
+    b.open_as(&format!("http://127.0.0.1:{port}"), "reader", "2")
+        .await;
+    let mut writer = WsClient::join(&server.url, "writer").await;
+    let before: Vec<String> = (0..5).map(|i| format!("before {i}")).collect();
+    writer.say_all(&before).await;
+    b.wait_for_text("writer: before 4").await;
+
+    cut_tx.send(true).unwrap();
+    b.wait_js(
+        "the page to notice",
+        "return document.getElementById('status').textContent.startsWith('Reconnecting')",
+    )
+    .await;
+    // More than one join's worth of history (50) goes by while the page is cut off.
+    let missed: Vec<String> = (0..120).map(|i| format!("missed {i:03}")).collect();
+    writer.say_all(&missed).await;
+    cut_tx.send(false).unwrap();
+    b.client
+        .find(Locator::Id("retry"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_text("writer: missed 119").await;
+    b.wait_js(
+        "the gap filled",
+        "return document.getElementById('log').innerText.includes('writer: missed 000')",
+    )
+    .await;
+    let shown: Vec<String> = serde_json::from_value(
+        b.js(
+            "return [...document.querySelectorAll('#log .msg .t')].map((t) => t.textContent)",
+            vec![],
+        )
+        .await,
+    )
+    .unwrap();
+    let want: Vec<String> = before.iter().chain(&missed).cloned().collect();
+    assert_eq!(shown, want, "everything once, in order, nothing missing");
 }
 
 async fn the_layout_fits_a_360_px_phone_without_sideways_scrolling(b: &Browser) {

@@ -35,7 +35,8 @@ const S = {
 	maxText: 2000,
 	users: [],
 	colors: new Map(), // name key -> colour last seen
-	joinHistory: false, // a `history` is due after our join or room switch
+	switching: false, // a join or room switch is on its way: its welcome brings a history
+	joinHistory: false, // that history is due (answers to our own requests come before it)
 	pages: [], // our history requests, in the order the server answers them
 	done: false, // the room's first message is shown
 	floor: 0, // `/clear`ed up to this id
@@ -125,7 +126,7 @@ function join() {
 	if (room) frame.room = room;
 	// A name's claim token (names that stay yours) goes here once servers know it:
 	// if (settings.token) frame.token = settings.token;
-	S.joinHistory = true;
+	S.switching = true;
 	S.joined = S.ready = S.refused = false;
 	conn.send(frame);
 }
@@ -143,7 +144,7 @@ function onFrame(f) {
 		// An old server sends no `welcome`: anything else after the join means we are in.
 		S.me ??= { name: S.want.name, color: S.want.color || '6', room: 'main' };
 		joinedNow();
-		S.joinHistory = false;
+		S.switching = S.joinHistory = false;
 		checked();
 	}
 	switch (f.type) {
@@ -190,8 +191,11 @@ function onWelcome(w) {
 	if (moved) enterRoom(room);
 	showUsers();
 	showInput();
+	if (!S.switching) return;
+	S.switching = false;
+	S.joinHistory = true;
 	// An old server sends no history: do not wait for it for ever.
-	if (S.joinHistory) setTimeout(() => S.joinHistory && S.joined && ((S.joinHistory = false), checked()), 1500);
+	setTimeout(() => S.joinHistory && S.joined && ((S.joinHistory = false), checked()), 1500);
 }
 
 function enterRoom(room) {
@@ -206,7 +210,9 @@ function enterRoom(room) {
 }
 
 function onHistory(h) {
-	if (!Array.isArray(h.messages) || (S.me && h.room && h.room !== S.me.room)) return;
+	if (!Array.isArray(h.messages)) return;
+	// An answer for a room left meanwhile is still the answer to our oldest request.
+	if (S.me && h.room && h.room !== S.me.room) return S.joinHistory || S.pages.shift();
 	const messages = h.messages.filter((m) => m && typeof m.text === 'string');
 	const first = messages[0]?.id;
 	if (S.joinHistory) {
@@ -269,7 +275,7 @@ function onError(code, text, cid) {
 		case 'invalid_name':
 			if (!joining) return error(text);
 			S.refused = true;
-			S.joinHistory = false;
+			S.switching = false;
 			if (code === 'name_taken' && S.joinedAs === nameKey(S.want.name) && S.joinRetries < MAX_JOIN_RETRIES) {
 				// Most likely our own connection from before the drop, not yet gone on the server.
 				S.joinRetries++;
@@ -281,7 +287,7 @@ function onError(code, text, cid) {
 			S.want.color = '';
 			return error(text);
 		case 'invalid_room':
-			S.joinHistory = false;
+			S.switching = false;
 			error(text);
 			if (joining) {
 				S.want.room = settings.room = '';
@@ -400,7 +406,7 @@ function run(r) {
 		case 'rooms':
 			return ask(r.cmd, { type: r.cmd });
 		case 'join':
-			return ask('join', { type: 'join_room', room: r.room }) && (S.joinHistory = true);
+			return ask('join', { type: 'join_room', room: r.room }) && (S.switching = true);
 		case 'nick':
 			return ask('nick', { type: 'nick', name: r.name });
 		case 'color':
