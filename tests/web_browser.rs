@@ -52,6 +52,9 @@ fn main() -> std::process::ExitCode {
             "slash_commands_completion_history_and_the_length_limit",
             |b| slash_commands_completion_history_and_the_length_limit(b).boxed(),
         ),
+        ("a_taken_name_asks_again_then_joins", |b| {
+            a_taken_name_asks_again_then_joins(b).boxed()
+        }),
         ("keyboard_only_first_visit_and_chat", |b| {
             keyboard_only_first_visit_and_chat(b).boxed()
         }),
@@ -691,6 +694,42 @@ async fn slash_commands_completion_history_and_the_length_limit(b: &Browser) {
     input.send_keys(&Key::Tab).await.unwrap();
     let focused = b.js("return document.activeElement.id", vec![]).await;
     assert_eq!(focused, json!("send"));
+}
+
+async fn a_taken_name_asks_again_then_joins(b: &Browser) {
+    let server = start_server(support::options()).await;
+    let _alice = WsClient::join(&server.url, "alice").await;
+    b.goto(&format!("http://{}/", server.addr)).await;
+    b.js(
+        "localStorage.setItem('clicom.name', 'ALICE'); location.reload()",
+        vec![],
+    )
+    .await;
+    let problem = b
+        .wait_js(
+            "the dialog with the server's reason",
+            "return document.getElementById('setup').open && document.getElementById('setup-error').textContent",
+        )
+        .await;
+    assert!(problem.as_str().unwrap().contains("taken"), "{problem}");
+    let name = b.client.find(Locator::Id("setup-name")).await.unwrap();
+    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("ALICE"));
+    name.clear().await.unwrap();
+    name.send_keys("alicia").await.unwrap();
+    name.send_keys(&Key::Enter).await.unwrap();
+    b.wait_connected().await;
+    b.wait_js(
+        "both in the list",
+        "return document.getElementById('users').innerText.includes('alicia (you)')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return localStorage.getItem('clicom.name')", vec![])
+            .await,
+        json!("alicia")
+    );
+    let health = server.health().await;
+    assert_eq!(health["users"], 2, "{health}");
 }
 
 async fn keyboard_only_first_visit_and_chat(b: &Browser) {
