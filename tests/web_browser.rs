@@ -842,6 +842,25 @@ async fn the_csp_blocks_inline_script_and_nothing_is_loaded_from_elsewhere(b: &B
     let server = start_server(support::options()).await;
     let http = format!("http://{}", server.addr);
     b.open_as(&http, "reader", "2").await;
+    // The page itself does nothing the policy forbids: colours through CSSOM, no inline code.
+    let mut w = WsClient::connect(&server.url).await;
+    w.send(&ClientMsg::Join {
+        name: "writer".into(),
+        color: Some("#123456".into()),
+        room: None,
+    })
+    .await;
+    w.say("a custom colour, and a link: https://example.com/")
+        .await;
+    b.wait_for_text("writer: a custom colour").await;
+    b.say("/help").await;
+    b.wait_for_text("Keys:").await;
+    let console = b.console().await;
+    let violations: Vec<_> = console
+        .iter()
+        .filter(|(_, m)| m.contains("Content Security Policy"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}");
     let inline = b
         .js(
             "const s = document.createElement('script'); s.textContent = 'window.inline = 1'; \
@@ -853,6 +872,13 @@ async fn the_csp_blocks_inline_script_and_nothing_is_loaded_from_elsewhere(b: &B
         inline,
         json!("undefined"),
         "the page's CSP refuses inline script"
+    );
+    let console = b.console().await;
+    assert!(
+        console
+            .iter()
+            .any(|(_, m)| m.contains("Content Security Policy")),
+        "the refusal is reported where the check above looks: {console:?}"
     );
     let loaded = b
         .js(

@@ -157,6 +157,8 @@ impl Browser {
         );
         // An alert must stay open so that a test can see it happened.
         caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
+        // The console, where CSP violations are reported.
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(caps)
@@ -320,14 +322,37 @@ impl Browser {
 
     /// A Chrome DevTools Protocol command, through chromedriver's own endpoint for them.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.driver_post("goog/cdp/execute", json!({ "cmd": cmd, "params": params }))
+            .await
+    }
+
+    /// The browser's console messages since the last call (chromedriver's log endpoint):
+    /// `(level, message)`. CSP violations are reported here.
+    pub async fn console(&self) -> Vec<(String, String)> {
+        let entries = self
+            .driver_post("se/log", json!({ "type": "browser" }))
+            .await;
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (s("level"), s("message"))
+            })
+            .collect()
+    }
+
+    /// POSTs `body` to chromedriver's `/session/<id>/<path>` and returns its `value`.
+    async fn driver_post(&self, path: &str, body: Value) -> Value {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let session = self.client.session_id().await.unwrap().unwrap();
-        let body = json!({ "cmd": cmd, "params": params }).to_string();
+        let body = body.to_string();
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.driver_port))
             .await
             .unwrap();
         let request = format!(
-            "POST /session/{session}/goog/cdp/execute HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+            "POST /session/{session}/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
