@@ -76,6 +76,7 @@ fn app_with(n: u64) -> App {
                 ts: Some(1_760_000_000_000 + id),
                 room: Some("main".into()),
                 action: false,
+                cid: None,
             }),
         );
     }

@@ -110,6 +110,7 @@ fn fanout(c: &mut Criterion) {
                 text: "hello everyone, this is a fairly ordinary chat line".into(),
                 name: None,
                 color: None,
+                cid: None,
             };
             r.hub.handle(1, msg, r.now);
             r.hub.flush(r.now);

@@ -15,6 +15,7 @@ fn chat(text: &str) -> ChatMessage {
         ts: Some(1_760_000_000_000),
         room: Some("main".into()),
         action: false,
+        cid: None,
     }
 }
 

@@ -42,6 +42,9 @@ pub enum ClientMsg {
             deserialize_with = "lenient_string"
         )]
         color: Option<String>,
+        /// The sender's own id for this message ([`is_valid_cid`]), so that a resend is recognised.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<String>,
     },
     Who,
     Leave,
@@ -52,9 +55,13 @@ pub enum ClientMsg {
     Dm {
         to: String,
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<String>,
     },
     Me {
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cid: Option<String>,
     },
     Nick {
         name: String,
@@ -266,6 +273,10 @@ pub struct ChatMessage {
     /// A `/me` action: "* alice waves".
     #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
+    /// The id the sender gave this message, if it gave one: how its client recognises the
+    /// message as its own after a reconnect, whatever the server did to the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -297,6 +308,9 @@ pub struct DirectMessage {
     pub text: String,
     pub color: String,
     pub ts: u64,
+    /// The sender's id for it, as in [`ChatMessage::cid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cid: Option<String>,
 }
 
 /// Machine-readable reasons for a refusal. Unknown codes from newer servers decode as `Other`.
@@ -456,6 +470,19 @@ impl<'de> Deserialize<'de> for Color {
     }
 }
 
+/// The lengths a `cid` may have: long enough that a client's random ids do not collide by
+/// accident, short enough to cost little in every frame and row that carries one.
+pub const CID_LEN: std::ops::RangeInclusive<usize> = 8..=64;
+
+/// Whether `cid` is a valid client-chosen message id: [`CID_LEN`] ASCII letters, digits, `-`
+/// or `_` (nothing a terminal or a log could misread).
+pub fn is_valid_cid(cid: &str) -> bool {
+    CID_LEN.contains(&cid.len())
+        && cid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Milliseconds since the Unix epoch, as carried in `ts`.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -483,7 +510,8 @@ mod tests {
             Ok(ClientMsg::Message {
                 text: "Hello".into(),
                 name: Some("Alice".into()),
-                color: Some("6".into())
+                color: Some("6".into()),
+                cid: None,
             })
         );
         assert_eq!(ClientMsg::decode(r#"{"type":"who"}"#), Ok(ClientMsg::Who));
@@ -494,13 +522,63 @@ mod tests {
     }
 
     #[test]
+    fn cids_are_optional_both_ways() {
+        let with = ClientMsg::decode(r#"{"type":"message","text":"x","cid":"0123456789abcdef"}"#);
+        assert!(
+            matches!(with, Ok(ClientMsg::Message { cid: Some(c), .. }) if c == "0123456789abcdef")
+        );
+        let me = ClientMsg::Me {
+            text: "waves".into(),
+            cid: None,
+        };
+        assert_eq!(
+            me.encode(),
+            r#"{"type":"me","text":"waves"}"#,
+            "no cid, no field"
+        );
+        let echo = ServerMsg::decode(
+            r#"{"type":"message","name":"a","color":"1","text":"x","id":3,"cid":"c1c2c3c4c5"}"#,
+        );
+        assert!(
+            matches!(echo, Ok(Some(ServerMsg::Message(m))) if m.cid.as_deref() == Some("c1c2c3c4c5"))
+        );
+        let dm =
+            ServerMsg::decode(r#"{"type":"dm","from":"a","to":"b","text":"x","color":"1","ts":1}"#);
+        assert!(matches!(dm, Ok(Some(ServerMsg::Dm(d))) if d.cid.is_none()));
+    }
+
+    #[test]
+    fn cids_are_short_plain_ascii() {
+        for good in [
+            "0123456789abcdef",
+            "a1b2c3d4",
+            "uuid-like_0123-4567",
+            &"x".repeat(64),
+        ] {
+            assert!(is_valid_cid(good), "{good:?}");
+        }
+        for bad in [
+            "",
+            "short",
+            &"x".repeat(65),
+            "has space in it",
+            "\u{1b}[31mred!!",
+            "ünïcödé-cid",
+            "semi;colon;x",
+        ] {
+            assert!(!is_valid_cid(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn numeric_colour_and_unknown_fields_are_tolerated() {
         assert_eq!(
             ClientMsg::decode(r#"{"type":"message","color":3,"text":"x","extra":[1,2]}"#),
             Ok(ClientMsg::Message {
                 text: "x".into(),
                 name: None,
-                color: Some("3".into())
+                color: Some("3".into()),
+                cid: None,
             })
         );
     }
@@ -542,6 +620,7 @@ mod tests {
             ts: Some(1_700_000_000_000),
             room: Some("main".into()),
             action: false,
+            cid: None,
         });
         let v: serde_json::Value = serde_json::from_str(&msg.encode()).unwrap();
         assert_eq!(v["type"], "message");

@@ -20,6 +20,7 @@ fn chat(id: u64, text: &str) -> ServerMsg {
         ts: Some(1_700_000_000_000 + id),
         room: Some("main".into()),
         action: false,
+        cid: None,
     })
 }
 
@@ -74,6 +75,7 @@ async fn sends_go_out_in_order_while_connected() {
             text: format!("m{i}"),
             name: None,
             color: None,
+            cid: None,
         })));
     }
     for i in 0..20 {
@@ -120,6 +122,7 @@ async fn dropped_server_is_reported_and_rejoined_with_the_latest_welcome_identit
         text: "typed offline".into(),
         name: None,
         color: None,
+        cid: None,
     };
     assert!(net.send(NetCmd::Send(msg.clone())));
     let (not_sent, _) = wait_for(&mut events, "NotSent", |e| {

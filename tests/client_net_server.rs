@@ -81,6 +81,7 @@ async fn rides_out_a_real_server_restart_and_rejoins_under_the_confirmed_name() 
         text: "hi bob".into(),
         name: None,
         color: None,
+        cid: None,
     })));
     let heard = bob
         .recv_until("alice's message", |m| match m {
@@ -137,6 +138,7 @@ async fn survives_the_server_binary_being_killed_mid_chat_and_sees_the_history_a
         text: "said before the crash".into(),
         name: None,
         color: None,
+        cid: None,
     })));
     // The echo means the server committed it to its history.
     wait_for(&mut events, "the echo", |e| {

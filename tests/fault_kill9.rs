@@ -93,6 +93,7 @@ async fn every_broadcast_survives_sigkill_during_continuous_sending() {
                     text: format!("client {i} line {n}"),
                     name: None,
                     color: None,
+                    cid: None,
                 };
                 if handle.send(NetCmd::Send(msg)) {
                     n += 1;

@@ -20,6 +20,7 @@ async fn a_connection_cut_mid_frame_is_cleaned_up_and_the_server_serves_on() {
         text: "this line never arrives whole".repeat(4),
         name: None,
         color: None,
+        cid: None,
     }
     .encode();
     let frame = fault_support::text_frame(&message);

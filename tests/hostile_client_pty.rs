@@ -60,6 +60,7 @@ fn chat(id: u64, name: &str, text: &str, action: bool) -> ServerMsg {
         ts: Some(clicom::protocol::now_ms()),
         room: Some("main".into()),
         action,
+        cid: None,
     })
 }
 
@@ -105,6 +106,7 @@ fn hostile_server() -> SocketAddr {
                 text: all_hostile("dm"),
                 color: "4".into(),
                 ts: clicom::protocol::now_ms(),
+                cid: None,
             }),
             ServerMsg::Error {
                 code: ErrorCode::Other,

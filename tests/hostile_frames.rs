@@ -156,6 +156,7 @@ async fn a_10_mb_paste_sent_as_one_message_closes_with_1009_and_nothing_is_relay
         text: paste,
         name: None,
         color: None,
+        cid: None,
     }
     .encode();
     assert!(frame.len() >= 10_000_000);

@@ -109,13 +109,18 @@ async fn escape_sequences_never_reach_another_client() {
         );
         assert!(m.text.chars().count() > 0);
 
-        eve.send(&ClientMsg::Me { text: text.into() }).await;
+        eve.send(&ClientMsg::Me {
+            text: text.into(),
+            cid: None,
+        })
+        .await;
         let m = bob.recv_message().await;
         assert!(m.action && !m.text.chars().any(obeyable), "{:?}", m.text);
 
         eve.send(&ClientMsg::Dm {
             to: "Bob".into(),
             text: text.into(),
+            cid: None,
         })
         .await;
         let dm = bob

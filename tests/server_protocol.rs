@@ -169,6 +169,7 @@ async fn dm_reaches_only_addressee_and_sender() {
         .send(&ClientMsg::Dm {
             to: "bob".into(),
             text: "just between us".into(),
+            cid: None,
         })
         .await;
     for client in [&mut bob, &mut alice] {
@@ -195,6 +196,7 @@ async fn dm_reaches_only_addressee_and_sender() {
         .send(&ClientMsg::Dm {
             to: "Nobody".into(),
             text: "hello?".into(),
+            cid: None,
         })
         .await;
     assert_eq!(alice.recv_error().await.0, ErrorCode::NoSuchUser);

@@ -140,6 +140,7 @@ async fn two_clients_chat_over_wss() {
         text: "hi alice".into(),
         name: None,
         color: None,
+        cid: None,
     })));
     let heard = alice
         .recv_until("bob's message", |m| match m {

@@ -225,10 +225,12 @@ async fn markup_in_messages_and_names_shows_as_text_and_runs_nothing(b: &Browser
     late.send(&ClientMsg::Dm {
         to: "reader".into(),
         text: MARKUP[0].into(),
+        cid: None,
     })
     .await;
     late.send(&ClientMsg::Me {
         text: MARKUP[1].into(),
+        cid: None,
     })
     .await;
     b.wait_for_text(&format!("\"><svg onload=alert(4)> → you: {}", MARKUP[0]))
@@ -1160,6 +1162,7 @@ async fn screenshots_at_phone_and_desktop_size(b: &Browser) {
         .await;
     bob.send(&ClientMsg::Me {
         text: "waves from the terminal".into(),
+        cid: None,
     })
     .await;
     bob.say("Morning, alice! Anyone for lunch at noon?").await;

@@ -58,6 +58,7 @@ fn chat(id: u64, line: Line) -> ChatMessage {
         ts: Some(1_700_000_000_000 + id * 1000),
         room: Some("main".into()),
         action: line.action,
+        cid: None,
     }
 }
 
@@ -154,6 +155,7 @@ fuzz_target!(|input: Input| {
                     text,
                     color: "3".into(),
                     ts: 1_700_000_000_000,
+                    cid: None,
                 }),
             ),
             Event::Users(users) => net(&mut app, ServerMsg::ActiveUsers { users, room: None }),

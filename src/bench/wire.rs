@@ -160,6 +160,7 @@ mod tests {
             ts: None,
             room: None,
             action: false,
+            cid: None,
         })
         .encode();
         assert!(msg.starts_with(r#"{"type":"message""#));
@@ -185,6 +186,7 @@ mod tests {
             ts: Some(1),
             room: Some("main".into()),
             action: false,
+            cid: None,
         })
         .encode();
         assert_eq!(codec.find(&frame), Some(probe));

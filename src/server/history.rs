@@ -366,6 +366,7 @@ impl History for SqliteHistory {
                 text: row.get(4)?,
                 action: row.get(5)?,
                 room: Some(room.to_owned()),
+                cid: None,
             })
         })?;
         let mut messages = rows.collect::<Result<Vec<_>, _>>()?;
@@ -415,6 +416,7 @@ mod tests {
             ts: Some(1_700_000_000_000 + id),
             room: Some(room.into()),
             action: id.is_multiple_of(2),
+            cid: None,
         }
     }
 

@@ -332,12 +332,12 @@ impl Hub {
         match msg {
             ClientMsg::Join { name, color, room } => self.join(conn, &name, color, room, now),
             ClientMsg::Message { text, color, .. } => self.say(conn, &text, color, false),
-            ClientMsg::Me { text } => self.say(conn, &text, None, true),
+            ClientMsg::Me { text, .. } => self.say(conn, &text, None, true),
             ClientMsg::Who => self.who(conn),
             ClientMsg::Leave => self.leave(conn, now),
             ClientMsg::JoinRoom { room } => self.switch_room(conn, &room, now),
             ClientMsg::Rooms => self.list_rooms(conn),
-            ClientMsg::Dm { to, text } => self.dm(conn, &to, &text),
+            ClientMsg::Dm { to, text, .. } => self.dm(conn, &to, &text),
             ClientMsg::Nick { name } => self.nick(conn, &name, now),
             ClientMsg::Color { color } => self.set_color(conn, &color),
             ClientMsg::History {
@@ -632,6 +632,7 @@ impl Hub {
             ts: Some(now_ms()),
             room: Some(room.clone()),
             action,
+            cid: None,
         };
         tracing::debug!(
             conn,
@@ -758,6 +759,7 @@ impl Hub {
             text,
             color: from.color,
             ts: now_ms(),
+            cid: None,
         }));
         self.out.push(Outgoing::To(target, frame.clone()));
         if target != conn {

@@ -324,6 +324,7 @@ impl WsClient {
             text: text.into(),
             name: None,
             color: None,
+            cid: None,
         })
         .await;
     }

@@ -43,13 +43,16 @@ impl Outgoing {
                 text: self.text.clone(),
                 name: None,
                 color: None,
+                cid: None,
             },
             OutgoingKind::Me => ClientMsg::Me {
                 text: self.text.clone(),
+                cid: None,
             },
             OutgoingKind::Dm { to } => ClientMsg::Dm {
                 to: to.clone(),
                 text: self.text.clone(),
+                cid: None,
             },
         }
     }
@@ -204,7 +207,7 @@ mod tests {
         let sent = o.take_pending();
         assert_eq!(sent.len(), 2);
         assert!(matches!(&sent[0], ClientMsg::Message { text, .. } if text == "a"));
-        assert!(matches!(&sent[1], ClientMsg::Me { text } if text == "b"));
+        assert!(matches!(&sent[1], ClientMsg::Me { text, .. } if text == "b"));
         assert!(o.take_pending().is_empty(), "nothing is sent twice");
         assert_eq!(o.len(), 2, "still shown until confirmed");
     }

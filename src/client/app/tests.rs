@@ -81,6 +81,7 @@ pub(crate) fn chat(id: u64, name: &str, text: &str) -> ChatMessage {
         ts: Some(crate::protocol::now_ms()),
         room: Some("main".into()),
         action: false,
+        cid: None,
     }
 }
 
@@ -462,14 +463,16 @@ fn commands_map_to_protocol_messages() {
     assert_eq!(
         sent(&type_line(&mut app, "/me waves")),
         [ClientMsg::Me {
-            text: "waves".into()
+            text: "waves".into(),
+            cid: None,
         }]
     );
     assert_eq!(
         sent(&type_line(&mut app, "/msg bob psst")),
         [ClientMsg::Dm {
             to: "bob".into(),
-            text: "psst".into()
+            text: "psst".into(),
+            cid: None,
         }]
     );
     let fx = type_line(&mut app, "/reconnect");
@@ -977,6 +980,7 @@ fn dms_are_distinct_and_confirmed_by_their_echo() {
             text: "secret".into(),
             color: "2".into(),
             ts: crate::protocol::now_ms(),
+            cid: None,
         }),
     );
     assert!(app.outbox.is_empty());

@@ -349,6 +349,7 @@ fn actions_and_dms_look_different() {
             text: "psst".into(),
             color: "3".into(),
             ts: crate::protocol::now_ms(),
+            cid: None,
         }),
     );
     let buf = draw(&app);

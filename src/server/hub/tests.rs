@@ -174,6 +174,7 @@ fn say(text: &str) -> ClientMsg {
         text: text.into(),
         name: None,
         color: None,
+        cid: None,
     }
 }
 
@@ -285,6 +286,7 @@ fn spoofed_name_is_replaced_by_the_session_name() {
             text: "I am Alice".into(),
             name: Some("Alice".into()),
             color: None,
+            cid: None,
         },
     );
     let got = messages(&f.frames(1));
@@ -416,6 +418,7 @@ fn dm_reaches_only_the_addressee_and_the_sender() {
         ClientMsg::Dm {
             to: "bob".into(),
             text: "psst".into(),
+            cid: None,
         },
     );
     for conn in [1, 2] {
@@ -436,6 +439,7 @@ fn dm_reaches_only_the_addressee_and_the_sender() {
         ClientMsg::Dm {
             to: "Zed".into(),
             text: "hello?".into(),
+            cid: None,
         },
     );
     assert_eq!(errors(&f.frames(1)), [ErrorCode::NoSuchUser]);
@@ -449,6 +453,7 @@ fn me_is_a_message_with_action() {
         1,
         ClientMsg::Me {
             text: "waves".into(),
+            cid: None,
         },
     );
     let got = messages(&f.frames(2));
@@ -518,6 +523,7 @@ fn colours_are_checked_and_never_forwarded_raw() {
             text: "hi".into(),
             name: None,
             color: Some("red; DROP".into()),
+            cid: None,
         },
     );
     let got = f.frames(1);
@@ -536,6 +542,7 @@ fn colours_are_checked_and_never_forwarded_raw() {
             text: "now green".into(),
             name: None,
             color: Some("2".into()),
+            cid: None,
         },
     );
     let got = f.frames(1);

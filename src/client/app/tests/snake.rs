@@ -95,7 +95,7 @@ fn sent_actions(fx: &[Effect]) -> Vec<String> {
     sent(fx)
         .into_iter()
         .filter_map(|m| match m {
-            ClientMsg::Me { text } => Some(text),
+            ClientMsg::Me { text, .. } => Some(text),
             _ => None,
         })
         .collect()
