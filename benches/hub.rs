@@ -31,6 +31,9 @@ impl History for NoHistory {
     fn last_id(&mut self, _: &str) -> Result<u64, HistoryError> {
         Ok(0)
     }
+    fn with_cid(&mut self, _: &str, _: &str) -> Result<Vec<ChatMessage>, HistoryError> {
+        Ok(Vec::new())
+    }
 }
 
 struct Room {

@@ -160,6 +160,14 @@ impl clicom::server::History for FillingDisk {
     fn last_id(&mut self, room: &str) -> Result<u64, clicom::server::HistoryError> {
         self.inner.last_id(room)
     }
+
+    fn with_cid(
+        &mut self,
+        room: &str,
+        cid: &str,
+    ) -> Result<Vec<ChatMessage>, clicom::server::HistoryError> {
+        self.inner.with_cid(room, cid)
+    }
 }
 
 #[tokio::test]

@@ -49,6 +49,9 @@ pub trait History: Send {
     ) -> Result<Vec<ChatMessage>, HistoryError>;
     /// The highest id stored for `room` (0 when it has none), so ids continue after a restart.
     fn last_id(&mut self, room: &str) -> Result<u64, HistoryError>;
+    /// The messages of `room` stored with this client-chosen id (usually none or one; a cid is
+    /// unique only per speaker), so that a resend is recognised after a reconnect or a restart.
+    fn with_cid(&mut self, room: &str, cid: &str) -> Result<Vec<ChatMessage>, HistoryError>;
     /// Keeps only the newest `keep` messages of each room from now on (0 keeps everything); a
     /// running server calls it when its settings are reloaded. A store without a retention
     /// bound has nothing to change.
@@ -90,7 +93,8 @@ impl std::fmt::Display for HistoryLocation {
     }
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: messages. 2: plus each message's client-chosen id (`cid`, nullable) and its index.
+const SCHEMA_VERSION: i64 = 2;
 
 /// How many rooms' prune points are remembered; past this the memory is cleared (a forgotten
 /// room costs one extra, usually empty, `DELETE` on its next write), so a flood of new rooms
@@ -277,6 +281,15 @@ impl SqliteHistory {
                 PRAGMA user_version = 1;",
             )?;
         }
+        if version < 2 {
+            // Rows from before keep a NULL cid: they were sent by clients that gave none.
+            tx.execute_batch(
+                "ALTER TABLE messages ADD COLUMN cid TEXT;
+                CREATE INDEX IF NOT EXISTS messages_by_cid ON messages (room, cid)
+                    WHERE cid IS NOT NULL;
+                PRAGMA user_version = 2;",
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -313,8 +326,8 @@ impl History for SqliteHistory {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (room, id, ts, name, color, text, action)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages (room, id, ts, name, color, text, action, cid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for m in batch {
                 insert.execute(params![
@@ -325,6 +338,7 @@ impl History for SqliteHistory {
                     m.color,
                     m.text,
                     m.action,
+                    m.cid,
                 ])?;
             }
         }
@@ -345,7 +359,7 @@ impl History for SqliteHistory {
     ) -> Result<Vec<ChatMessage>, HistoryError> {
         // Rows past the bound may still wait for their prune; they are never served.
         let mut select = self.conn.prepare_cached(
-            "SELECT id, ts, name, color, text, action FROM messages
+            "SELECT id, ts, name, color, text, action, cid FROM messages
              WHERE room = ?1 AND id < ?2
                AND id > (SELECT IFNULL(MAX(id), 0) FROM messages WHERE room = ?1) - ?4
              ORDER BY id DESC LIMIT ?3",
@@ -358,20 +372,24 @@ impl History for SqliteHistory {
             to_sql_int(self.keep)
         };
         let rows = select.query_map(params![room, before, limit, keep], |row| {
-            Ok(ChatMessage {
-                id: Some(from_sql_int(row.get(0)?)),
-                ts: Some(from_sql_int(row.get(1)?)),
-                name: row.get(2)?,
-                color: row.get(3)?,
-                text: row.get(4)?,
-                action: row.get(5)?,
-                room: Some(room.to_owned()),
-                cid: None,
-            })
+            message_from_row(room, row)
         })?;
         let mut messages = rows.collect::<Result<Vec<_>, _>>()?;
         messages.reverse();
         Ok(messages)
+    }
+
+    fn with_cid(&mut self, room: &str, cid: &str) -> Result<Vec<ChatMessage>, HistoryError> {
+        // Without statistics SQLite would rather scan the room's rows by primary key than
+        // use a secondary index of a WITHOUT ROWID table: name the index.
+        let mut select = self.conn.prepare_cached(
+            "SELECT id, ts, name, color, text, action, cid FROM messages
+             INDEXED BY messages_by_cid WHERE room = ?1 AND cid = ?2",
+        )?;
+        let rows = select.query_map(params![room, cid], |row| message_from_row(room, row))?;
+        let mut found = rows.collect::<Result<Vec<_>, _>>()?;
+        found.sort_by_key(|m| m.id);
+        Ok(found)
     }
 
     fn last_id(&mut self, room: &str) -> Result<u64, HistoryError> {
@@ -393,6 +411,20 @@ impl History for SqliteHistory {
             tracing::warn!(error = %e, keep, "cannot prune the history database; will retry on writes");
         }
     }
+}
+
+/// A row of `SELECT id, ts, name, color, text, action, cid` as a message of `room`.
+fn message_from_row(room: &str, row: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    Ok(ChatMessage {
+        id: Some(from_sql_int(row.get(0)?)),
+        ts: Some(from_sql_int(row.get(1)?)),
+        name: row.get(2)?,
+        color: row.get(3)?,
+        text: row.get(4)?,
+        action: row.get(5)?,
+        room: Some(room.to_owned()),
+        cid: row.get(6)?,
+    })
 }
 
 fn to_sql_int(n: u64) -> i64 {
@@ -479,6 +511,125 @@ mod tests {
             vec![msg("main", 1, "kept")]
         );
         assert_eq!(h.last_id("main").unwrap(), 1);
+    }
+
+    fn with_cid(room: &str, id: u64, cid: &str) -> ChatMessage {
+        ChatMessage {
+            cid: Some(cid.into()),
+            ..msg(room, id, "said once")
+        }
+    }
+
+    #[test]
+    fn cids_are_stored_and_found_per_room() {
+        let mut h = SqliteHistory::open_in_memory().unwrap();
+        h.append(&[
+            msg("main", 1, "no cid"),
+            with_cid("main", 2, "aaaaaaaa11"),
+            with_cid("dev", 1, "aaaaaaaa11"),
+        ])
+        .unwrap();
+        assert_eq!(
+            h.with_cid("main", "aaaaaaaa11").unwrap(),
+            vec![with_cid("main", 2, "aaaaaaaa11")]
+        );
+        assert_eq!(
+            h.with_cid("dev", "aaaaaaaa11").unwrap(),
+            vec![with_cid("dev", 1, "aaaaaaaa11")]
+        );
+        assert!(h.with_cid("main", "bbbbbbbb22").unwrap().is_empty());
+        let recent = h.recent("main", None, 10).unwrap();
+        assert_eq!(recent[0].cid, None);
+        assert_eq!(recent[1].cid.as_deref(), Some("aaaaaaaa11"));
+    }
+
+    #[test]
+    fn finding_a_cid_uses_its_index() {
+        let h = SqliteHistory::open_in_memory().unwrap();
+        let plan: Vec<String> = h
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id, ts, name, color, text, action, cid FROM messages
+                 INDEXED BY messages_by_cid WHERE room = ?1 AND cid = ?2",
+            )
+            .unwrap()
+            .query_map(params!["main", "x"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("INDEX messages_by_cid (room=? AND cid=?)"),
+            "{plan}"
+        );
+    }
+
+    /// A history file as the first release wrote it (schema 1, no cid column).
+    fn schema_1_file(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE messages (
+                room   TEXT    NOT NULL,
+                id     INTEGER NOT NULL,
+                ts     INTEGER NOT NULL,
+                name   TEXT    NOT NULL,
+                color  TEXT    NOT NULL,
+                text   TEXT    NOT NULL,
+                action INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (room, id)
+            ) WITHOUT ROWID;
+            PRAGMA user_version = 1;
+            INSERT INTO messages VALUES ('main', 1, 1700000000001, 'Alice', '2', 'old one', 0);
+            INSERT INTO messages VALUES ('main', 2, 1700000000002, 'Bob', '3', 'old two', 1);",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_schema_1_database_opens_keeps_its_messages_and_takes_cids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        schema_1_file(&path);
+        {
+            let mut h = SqliteHistory::open_file(&path).unwrap();
+            let old = h.recent("main", None, 10).unwrap();
+            assert_eq!(
+                old.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+                ["old one", "old two"]
+            );
+            assert!(old.iter().all(|m| m.cid.is_none()));
+            assert!(old[1].action);
+            assert_eq!(h.last_id("main").unwrap(), 2);
+            h.append(&[with_cid("main", 3, "cccccccc33")]).unwrap();
+            assert_eq!(h.with_cid("main", "cccccccc33").unwrap().len(), 1);
+        }
+        // Migrated once: it opens again as schema 2, with everything in it.
+        let mut h = SqliteHistory::open_file(&path).unwrap();
+        let version: i64 = h
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(h.recent("main", None, 10).unwrap().len(), 3);
+        assert_eq!(
+            h.with_cid("main", "cccccccc33").unwrap()[0].text,
+            "said once"
+        );
+    }
+
+    #[test]
+    fn a_database_from_a_newer_release_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99;")
+            .unwrap();
+        match SqliteHistory::open_file(&path) {
+            Err(HistoryError::TooNew { found: 99, .. }) => {}
+            Err(other) => panic!("expected TooNew, got {other}"),
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
     }
 
     #[test]

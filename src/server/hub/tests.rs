@@ -55,6 +55,15 @@ impl History for MemHistory {
             .max()
             .unwrap_or(0))
     }
+
+    fn with_cid(&mut self, room: &str, cid: &str) -> Result<Vec<ChatMessage>, HistoryError> {
+        let stored = self.stored.lock().unwrap();
+        Ok(stored
+            .iter()
+            .filter(|m| m.room.as_deref() == Some(room) && m.cid.as_deref() == Some(cid))
+            .cloned()
+            .collect())
+    }
 }
 
 struct Endpoint {
