@@ -26,6 +26,7 @@ pub mod limits;
 pub mod origin;
 pub mod presence;
 pub mod reload;
+mod resend;
 mod room;
 pub mod settings;
 mod socket;

@@ -53,6 +53,45 @@ async fn broadcast_messages_survive_kill_9() {
 }
 
 #[tokio::test]
+async fn a_message_resent_after_kill_9_is_acknowledged_not_repeated() {
+    let data = tempfile::tempdir().unwrap();
+    let db = data.path().join("chat.db");
+    let db_arg = db.to_str().unwrap();
+    let server = spawn_server_binary(&["--db", db_arg, "--msg-rate", "0"], data.path()).await;
+    let (mut alice, _) = WsClient::join_with_history(&server.url, "Alice", None).await;
+    // Sent and committed, but (as far as Alice knows) maybe not: the server dies.
+    let resend = r#"{"type":"message","text":"did it arrive?","cid":"5e5e5e5e5e5e5e5e"}"#;
+    alice.send_text(resend).await;
+    let first = alice.recv_message().await;
+    assert_eq!(first.cid.as_deref(), Some("5e5e5e5e5e5e5e5e"));
+    server.kill9().await;
+    drop(alice);
+
+    let server = spawn_server_binary(&["--db", db_arg], data.path()).await;
+    let mut bob = WsClient::join(&server.url, "Bob").await;
+    let (mut alice, history) = WsClient::join_with_history(&server.url, "Alice", None).await;
+    assert_eq!(
+        history,
+        std::slice::from_ref(&first),
+        "the history carries the cid"
+    );
+    alice.send_text(resend).await;
+    assert_eq!(
+        alice.recv_message().await,
+        first,
+        "acknowledged with the stored message"
+    );
+    alice.say("and then something new").await;
+    let next = bob.recv_message().await;
+    assert_eq!(
+        next.text, "and then something new",
+        "bob never saw the resend"
+    );
+    assert_eq!(next.id, Some(2));
+    server.kill9().await;
+}
+
+#[tokio::test]
 async fn graceful_shutdown_says_goodbye_with_1001() {
     let server = start_server(options()).await;
     let mut alice = WsClient::join(&server.url, "Alice").await;

@@ -20,14 +20,18 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::history::History;
 use super::limits::{FloodGuard, FloodPolicy, Verdict};
 use super::presence;
+use super::resend::{SentDms, is_resend_of};
 use super::room::{Member, Room};
 use crate::protocol::{
-    ChatMessage, ClientMsg, Color, DEFAULT_ROOM, DirectMessage, ErrorCode, RoomInfo, ServerMsg,
-    Welcome, now_ms,
+    CID_LEN, ChatMessage, ClientMsg, Color, DEFAULT_ROOM, DirectMessage, ErrorCode, RoomInfo,
+    ServerMsg, Welcome, is_valid_cid, now_ms,
 };
 use crate::text::{
     look_alike_key, name_key, sanitize_line, sanitize_text, validate_name, validate_room,
 };
+
+/// Private messages remembered by their cid, so a resend soon after a drop is recognised.
+const SENT_DMS: usize = 4096;
 
 /// Identifies one WebSocket connection for its whole life; never reused.
 pub type ConnId = u64;
@@ -194,6 +198,8 @@ pub struct Hub {
     /// Messages of this batch, committed by `flush` before any of them is delivered.
     unsaved: Vec<ChatMessage>,
     history_degraded: bool,
+    /// DMs delivered lately with a cid (DMs are not stored, so resends are recognised here).
+    sent_dms: SentDms<Frame>,
     stats: Arc<HubStats>,
 }
 
@@ -213,6 +219,7 @@ impl Hub {
             closing: Vec::new(),
             unsaved: Vec::new(),
             history_degraded: false,
+            sent_dms: SentDms::new(SENT_DMS),
             stats: Arc::new(HubStats::default()),
         }
     }
@@ -331,13 +338,15 @@ impl Hub {
         }
         match msg {
             ClientMsg::Join { name, color, room } => self.join(conn, &name, color, room, now),
-            ClientMsg::Message { text, color, .. } => self.say(conn, &text, color, false),
-            ClientMsg::Me { text, .. } => self.say(conn, &text, None, true),
+            ClientMsg::Message {
+                text, color, cid, ..
+            } => self.say(conn, &text, color, false, cid),
+            ClientMsg::Me { text, cid } => self.say(conn, &text, None, true, cid),
             ClientMsg::Who => self.who(conn),
             ClientMsg::Leave => self.leave(conn, now),
             ClientMsg::JoinRoom { room } => self.switch_room(conn, &room, now),
             ClientMsg::Rooms => self.list_rooms(conn),
-            ClientMsg::Dm { to, text, .. } => self.dm(conn, &to, &text),
+            ClientMsg::Dm { to, text, cid } => self.dm(conn, &to, &text, cid),
             ClientMsg::Nick { name } => self.nick(conn, &name, now),
             ClientMsg::Color { color } => self.set_color(conn, &color),
             ClientMsg::History {
@@ -608,8 +617,23 @@ impl Hub {
         self.enter_room(conn, &room, now);
     }
 
-    fn say(&mut self, conn: ConnId, text: &str, color: Option<String>, action: bool) {
-        if self.require_joined(conn).is_none() {
+    fn say(
+        &mut self,
+        conn: ConnId,
+        text: &str,
+        color: Option<String>,
+        action: bool,
+        cid: Option<String>,
+    ) {
+        if self.require_joined(conn).is_none() || !self.cid_ok(conn, cid.as_deref()) {
+            return;
+        }
+        if let Some(cid) = &cid
+            && let Some(earlier) = self.said_before(conn, cid)
+        {
+            // Stored (or staged) already: the sender only needs its acknowledgement again.
+            tracing::debug!(conn, id = earlier.id, "a resend, acknowledged again");
+            self.send(conn, &ServerMsg::Message(earlier));
             return;
         }
         let Some(text) = self.checked_text(conn, text) else {
@@ -632,7 +656,7 @@ impl Hub {
             ts: Some(now_ms()),
             room: Some(room.clone()),
             action,
-            cid: None,
+            cid,
         };
         tracing::debug!(
             conn,
@@ -725,10 +749,20 @@ impl Hub {
         self.send(conn, &ServerMsg::Rooms { rooms });
     }
 
-    fn dm(&mut self, conn: ConnId, to: &str, text: &str) {
+    fn dm(&mut self, conn: ConnId, to: &str, text: &str, cid: Option<String>) {
         let Some(from) = self.require_joined(conn).cloned() else {
             return;
         };
+        if !self.cid_ok(conn, cid.as_deref()) {
+            return;
+        }
+        if let Some(cid) = &cid
+            && let Some(frame) = self.sent_dms.get(&from.key, cid)
+        {
+            tracing::debug!(conn, "a resent dm, acknowledged again");
+            self.out.push(Outgoing::To(conn, frame));
+            return;
+        }
         let Some(text) = self.checked_text(conn, text) else {
             return;
         };
@@ -759,8 +793,11 @@ impl Hub {
             text,
             color: from.color,
             ts: now_ms(),
-            cid: None,
+            cid: cid.clone(),
         }));
+        if let Some(cid) = &cid {
+            self.sent_dms.remember(&from.key, cid, frame.clone());
+        }
         self.out.push(Outgoing::To(target, frame.clone()));
         if target != conn {
             self.out.push(Outgoing::To(conn, frame));
@@ -1151,6 +1188,47 @@ impl Hub {
             return None;
         }
         self.identity(conn)
+    }
+
+    /// A client-chosen id is checked like any field: a bad one refuses the message, with an error.
+    fn cid_ok(&mut self, conn: ConnId, cid: Option<&str>) -> bool {
+        match cid {
+            Some(cid) if !is_valid_cid(cid) => {
+                self.error(
+                    conn,
+                    ErrorCode::InvalidMessage,
+                    format!(
+                        "Invalid cid: {} to {} letters, digits, - or _; nothing was sent.",
+                        CID_LEN.start(),
+                        CID_LEN.end()
+                    ),
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// The room message this session already said with `cid` in its room: a resend after a
+    /// drop. Looked for in this batch, the room's recent messages, then the history.
+    fn said_before(&mut self, conn: ConnId, cid: &str) -> Option<ChatMessage> {
+        let id = self.identity(conn)?;
+        let (room, speaker) = (id.room.clone(), id.key.clone());
+        let is_it = |m: &ChatMessage| {
+            m.room.as_deref() == Some(room.as_str()) && is_resend_of(m, cid, &speaker)
+        };
+        let staged = self.unsaved.iter().rev().find(|m| is_it(m));
+        let recent = || self.rooms.get(&room)?.recent().rev().find(|m| is_it(m));
+        if let Some(m) = staged.or_else(recent) {
+            return Some(m.clone());
+        }
+        match self.history.with_cid(&room, cid) {
+            Ok(found) => found.into_iter().find(|m| is_resend_of(m, cid, &speaker)),
+            Err(e) => {
+                tracing::warn!(room, error = %e, "cannot look for a resend; taking it as new");
+                None
+            }
+        }
     }
 
     /// Message text as it will be sent: refused (with an error) if empty or too long, control

@@ -1233,3 +1233,175 @@ fn reloaded_limits_apply_to_sessions_already_here() {
         "a longer history is read back from storage"
     );
 }
+
+fn say_with_cid(text: &str, cid: &str) -> ClientMsg {
+    ClientMsg::Message {
+        text: text.into(),
+        name: None,
+        color: None,
+        cid: Some(cid.into()),
+    }
+}
+
+#[test]
+fn a_resend_is_acknowledged_again_not_stored_or_delivered_twice() {
+    let history = MemHistory::default();
+    let mut f = Fixture::with(config(), history.clone(), 64);
+    f.room_of(&[(1, "Alice"), (2, "Bob")]);
+    // The server removes bidi controls: the stored text differs from what was sent.
+    let sent = "bidi \u{202E}override\u{202C}";
+    f.send(1, say_with_cid(sent, "c1c1c1c1c1c1c1c1"));
+    let first = messages(&f.frames(1));
+    assert_eq!(first[0].cid.as_deref(), Some("c1c1c1c1c1c1c1c1"));
+    assert_eq!(first[0].text, "bidi override");
+    let bob = messages(&f.frames(2));
+    assert_eq!(
+        bob[0].cid.as_deref(),
+        Some("c1c1c1c1c1c1c1c1"),
+        "the room sees the cid too (serialised once)"
+    );
+    // Right away (staged and in the room's memory), and after it left the memory (only the
+    // history has it), the resend is answered with the stored message, to the sender only.
+    f.send(1, say_with_cid(sent, "c1c1c1c1c1c1c1c1"));
+    assert_eq!(messages(&f.frames(1)), first);
+    for i in 0..6 {
+        f.send(2, say(&format!("filler {i}")));
+    }
+    f.hub.disconnect(1, f.now);
+    f.join(3, "Alice");
+    f.settle();
+    f.frames(3);
+    f.frames(2);
+    f.send(3, say_with_cid(sent, "c1c1c1c1c1c1c1c1"));
+    assert_eq!(
+        messages(&f.frames(3)),
+        first,
+        "acknowledged with its first id"
+    );
+    assert!(messages(&f.frames(2)).is_empty(), "nobody hears it twice");
+    let stored = history.stored.lock().unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|m| m.cid.as_deref() == Some("c1c1c1c1c1c1c1c1"))
+            .count(),
+        1
+    );
+    assert_eq!(stored.len(), 7);
+}
+
+#[test]
+fn a_cid_recognises_only_its_own_speakers_message() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice"), (2, "Eve")]);
+    f.send(1, say_with_cid("mine", "a1a1a1a1a1a1a1a1"));
+    f.frames(1);
+    f.frames(2);
+    // Eve reuses Alice's cid: hers is a new message, not a resend of Alice's.
+    f.send(2, say_with_cid("eve's", "a1a1a1a1a1a1a1a1"));
+    let alice = messages(&f.frames(1));
+    assert_eq!(alice.len(), 1);
+    assert_eq!(
+        (alice[0].name.as_str(), alice[0].text.as_str()),
+        ("Eve", "eve's")
+    );
+    assert_eq!(alice[0].id, Some(2));
+    // Without cids, the same words twice are two messages (old clients lose nothing).
+    f.send(1, say("same"));
+    f.send(1, say("same"));
+    assert_eq!(messages(&f.frames(2)).len(), 3);
+}
+
+#[test]
+fn a_resend_is_recognised_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let now = Instant::now();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let history = SqliteHistory::open_file(&path).unwrap();
+        let mut hub = Hub::new(config(), Box::new(history));
+        let (tx, mut rx) = mpsc::channel(64);
+        let (ctx, _crx) = oneshot::channel();
+        let peer = Peer {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            room: None,
+        };
+        hub.connect(1, peer, ConnectionHandle::new(tx, ctx), now);
+        hub.handle(1, join("Alice"), now);
+        // The history on join has no room for it: five newer messages follow it.
+        hub.handle(1, say_with_cid("once", "b2b2b2b2b2b2b2b2"), now);
+        hub.flush(now);
+        for i in 0..5 {
+            hub.handle(1, say(&format!("later {i}")), now);
+        }
+        hub.flush(now);
+        while let Ok(frame) = rx.try_recv() {
+            if let Some(ServerMsg::Message(m)) = ServerMsg::decode(&frame).unwrap()
+                && m.cid.is_some()
+            {
+                got.push(m);
+            }
+        }
+    }
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0], got[1],
+        "the second server answered with the stored message"
+    );
+    let mut h = SqliteHistory::open_file(&path).unwrap();
+    assert_eq!(h.with_cid("main", "b2b2b2b2b2b2b2b2").unwrap().len(), 1);
+    assert_eq!(h.last_id("main").unwrap(), 11, "one + five, then five more");
+}
+
+#[test]
+fn a_resent_dm_is_acknowledged_not_delivered_again() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice"), (2, "Bob")]);
+    let dm = ClientMsg::Dm {
+        to: "bob".into(),
+        text: "psst".into(),
+        cid: Some("d3d3d3d3d3d3d3d3".into()),
+    };
+    f.send(1, dm.clone());
+    let echo = f.frames(1);
+    assert!(
+        matches!(&echo[..], [ServerMsg::Dm(d)] if d.cid.as_deref() == Some("d3d3d3d3d3d3d3d3"))
+    );
+    assert_eq!(f.frames(2).len(), 1);
+    f.send(1, dm);
+    assert_eq!(f.frames(1), echo, "the sender's echo again");
+    assert!(f.frames(2).is_empty(), "Bob gets it once");
+}
+
+#[test]
+fn a_malformed_cid_refuses_the_message_with_a_reason() {
+    let mut f = Fixture::new();
+    f.room_of(&[(1, "Alice"), (2, "Bob")]);
+    for cid in [
+        "short",
+        "has spaces in it",
+        "\u{1b}[2Jxxxxxxxx",
+        &"x".repeat(65),
+    ] {
+        f.send(1, say_with_cid("hi", cid));
+        f.send(
+            1,
+            ClientMsg::Me {
+                text: "waves".into(),
+                cid: Some(cid.into()),
+            },
+        );
+        let got = f.frames(1);
+        assert_eq!(
+            errors(&got),
+            [ErrorCode::InvalidMessage, ErrorCode::InvalidMessage],
+            "{cid:?}"
+        );
+        assert!(messages(&got).is_empty());
+    }
+    assert!(
+        messages(&f.frames(2)).is_empty(),
+        "nothing reached the room"
+    );
+}
