@@ -1482,15 +1482,11 @@ impl App {
         h.finish()
     }
 
-    fn on_history(&mut self, room: &str, messages: Vec<ChatMessage>, fx: &mut Vec<Effect>) {
+    fn on_history(&mut self, room: &str, mut messages: Vec<ChatMessage>, fx: &mut Vec<Effect>) {
+        for m in &mut messages {
+            m.room.get_or_insert_with(|| room.to_string());
+        }
         for m in messages {
-            let m_room = m.room.clone().unwrap_or_else(|| room.to_string());
-            if let Some(id) = m.id
-                && self.seen.get(&(m_room.clone(), id))
-                    == Some(&Self::fingerprint(&m.name, &m.text))
-            {
-                continue;
-            }
             self.on_message(m, false, fx);
         }
         self.awaiting_history = None;
@@ -1505,20 +1501,39 @@ impl App {
         name_key(name) == name_key(&self.name)
     }
 
-    /// A room message, live or from history (`live` = false: no bell, no stats).
+    /// A room message, live or from history (`live` = false: no bell, no stats). One already
+    /// in the pane (same room, id and content: a history replay after a reconnect, or the
+    /// server acknowledging a resend) is not shown again.
     fn on_message(&mut self, m: ChatMessage, live: bool, fx: &mut Vec<Effect>) {
         let room = m.room.clone().unwrap_or_else(|| self.room.clone());
         if room != self.room {
             return;
         }
+        let own = self.is_me(&m.name);
+        // Your own message coming back: it is delivered, whether it is the live echo, the
+        // answer to a resend or found in the history after a reconnect. Its cid says which
+        // one it is; an echo without one (an old server) answers the oldest in flight.
+        let confirmed = match &m.cid {
+            Some(cid) => self.outbox.confirm(cid),
+            None if own && live => self.outbox.confirm_oldest(&if m.action {
+                OutgoingKind::Me
+            } else {
+                OutgoingKind::Chat
+            }),
+            None => false,
+        };
+        if confirmed {
+            self.stats.record_sent();
+            self.stats_dirty = true;
+            self.sync_pending();
+        }
         if let Some(id) = m.id {
             let key = (room, id);
-            if self
-                .seen
-                .insert(key.clone(), Self::fingerprint(&m.name, &m.text))
-                .is_none()
-            {
-                self.seen_order.push_back(key);
+            let fingerprint = Self::fingerprint(&m.name, &m.text);
+            match self.seen.insert(key.clone(), fingerprint) {
+                Some(before) if before == fingerprint => return,
+                Some(_) => {}
+                None => self.seen_order.push_back(key),
             }
             let cap = self.settings.scrollback.max(MIN_SEEN);
             while self.seen_order.len() > cap {
@@ -1527,22 +1542,7 @@ impl App {
                 }
             }
         }
-        let own = self.is_me(&m.name);
-        if own {
-            let kind = if m.action {
-                OutgoingKind::Me
-            } else {
-                OutgoingKind::Chat
-            };
-            // Your own message coming back: it is delivered, whether it is the live echo or
-            // found in the history after a reconnect.
-            let since = m.ts.map(|t| t as i64);
-            if self.outbox.confirm(&kind, &m.text, since, live) {
-                self.stats.record_sent();
-                self.stats_dirty = true;
-                self.sync_pending();
-            }
-        } else if live {
+        if live && !own {
             self.stats.record_received(&m.name);
             self.stats_dirty = true;
         }
@@ -1587,8 +1587,13 @@ impl App {
     fn on_dm(&mut self, dm: DirectMessage, fx: &mut Vec<Effect>) {
         let outgoing = self.is_me(&dm.from);
         if outgoing {
-            let kind = OutgoingKind::Dm { to: dm.to.clone() };
-            if self.outbox.confirm(&kind, &dm.text, None, true) {
+            let confirmed = match &dm.cid {
+                Some(cid) => self.outbox.confirm(cid),
+                None => self
+                    .outbox
+                    .confirm_oldest(&OutgoingKind::Dm { to: dm.to.clone() }),
+            };
+            if confirmed {
                 self.stats.record_sent();
                 self.stats_dirty = true;
                 self.sync_pending();

@@ -2,14 +2,18 @@
 //! typed until the server confirms it (the live echo, or the history after a reconnect); a
 //! dropped connection puts unconfirmed ones back in the queue, so nothing typed is lost and
 //! nothing is sent twice.
+//!
+//! A message is recognised by its identity, never by its words: each gets a random `cid` that
+//! the server stores and echoes (and uses to recognise a resend), so the same words said twice
+//! are two messages, and text the server altered (bidi controls removed) still confirms.
 
 use std::collections::VecDeque;
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use crate::protocol::ClientMsg;
 use crate::text::name_key;
-
-/// How far the server's clock may lag ours when matching a pending message found in history.
-const CLOCK_SLACK_MS: i64 = 120_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutgoingKind {
@@ -33,6 +37,8 @@ pub struct Outgoing {
     /// When it was typed (Unix ms).
     pub ts: i64,
     pub state: OutState,
+    /// Its identity on the wire: unpredictable, so nobody else can claim it.
+    pub cid: String,
 }
 
 impl Outgoing {
@@ -43,16 +49,16 @@ impl Outgoing {
                 text: self.text.clone(),
                 name: None,
                 color: None,
-                cid: None,
+                cid: Some(self.cid.clone()),
             },
             OutgoingKind::Me => ClientMsg::Me {
                 text: self.text.clone(),
-                cid: None,
+                cid: Some(self.cid.clone()),
             },
             OutgoingKind::Dm { to } => ClientMsg::Dm {
                 to: to.clone(),
                 text: self.text.clone(),
-                cid: None,
+                cid: Some(self.cid.clone()),
             },
         }
     }
@@ -67,28 +73,48 @@ impl Outgoing {
         }
     }
 
-    fn matches(&self, kind: &OutgoingKind, text: &str) -> bool {
-        let same_kind = match (&self.kind, kind) {
+    fn is_kind(&self, kind: &OutgoingKind) -> bool {
+        match (&self.kind, kind) {
             (OutgoingKind::Dm { to: a }, OutgoingKind::Dm { to: b }) => name_key(a) == name_key(b),
             (a, b) => a == b,
-        };
-        same_kind && self.text.trim() == text.trim()
+        }
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
     items: VecDeque<Outgoing>,
+    /// Draws the cids. A CSPRNG: a cid someone could predict, they could claim first.
+    rng: StdRng,
+}
+
+impl Default for Outbox {
+    fn default() -> Outbox {
+        Outbox::with_rng(StdRng::from_os_rng())
+    }
 }
 
 impl Outbox {
-    pub fn push(&mut self, kind: OutgoingKind, text: String, ts: i64) {
+    /// An outbox drawing its cids from `rng` (seeded in tests).
+    pub fn with_rng(rng: StdRng) -> Outbox {
+        Outbox {
+            items: VecDeque::new(),
+            rng,
+        }
+    }
+
+    /// Queues a message, pending; returns its cid.
+    pub fn push(&mut self, kind: OutgoingKind, text: String, ts: i64) -> String {
+        // 64 random bits: 16 hex digits, well within the protocol's cid rules.
+        let cid = format!("{:016x}", self.rng.random::<u64>());
         self.items.push_back(Outgoing {
             kind,
             text,
             ts,
             state: OutState::Pending,
+            cid: cid.clone(),
         });
+        cid
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Outgoing> {
@@ -130,25 +156,26 @@ impl Outbox {
         }
     }
 
-    /// A message of yours came back from the server: removes the oldest matching entry and
-    /// says whether there was one. A live echo confirms only a message in flight; a history
-    /// entry (`live` false, with the server's `ts`) confirms a pending one too, if it is not
-    /// older than the message was typed.
-    pub fn confirm(
-        &mut self,
-        kind: &OutgoingKind,
-        text: &str,
-        ts: Option<i64>,
-        live: bool,
-    ) -> bool {
-        let found = self.items.iter().position(|o| {
-            o.matches(kind, text)
-                && if live {
-                    o.state == OutState::InFlight
-                } else {
-                    ts.is_some_and(|ts| ts >= o.ts - CLOCK_SLACK_MS)
-                }
-        });
+    /// The server has the message with this cid (its echo, its acknowledgement of a resend,
+    /// or the history after a reconnect): removes it and says whether it was here.
+    pub fn confirm(&mut self, cid: &str) -> bool {
+        match self.items.iter().position(|o| o.cid == cid) {
+            Some(i) => {
+                self.items.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// An echo of yours without a cid (a server that does not know them): the server answers
+    /// in order, so it confirms the oldest message of that kind in flight. Never a pending
+    /// one: the server cannot have it.
+    pub fn confirm_oldest(&mut self, kind: &OutgoingKind) -> bool {
+        let found = self
+            .items
+            .iter()
+            .position(|o| o.state == OutState::InFlight && o.is_kind(kind));
         match found {
             Some(i) => {
                 self.items.remove(i);
@@ -215,11 +242,11 @@ mod tests {
     #[test]
     fn echo_confirms_and_drop_requeues_the_rest() {
         let mut o = Outbox::default();
-        o.push(OutgoingKind::Chat, "a".into(), 0);
+        let a = o.push(OutgoingKind::Chat, "a".into(), 0);
         o.push(OutgoingKind::Chat, "b".into(), 0);
         o.take_pending();
-        assert!(o.confirm(&OutgoingKind::Chat, "a", Some(10), true));
-        assert!(!o.confirm(&OutgoingKind::Chat, "a", Some(10), true));
+        assert!(o.confirm(&a));
+        assert!(!o.confirm(&a));
         o.requeue_in_flight();
         assert_eq!(o.pending_count(), 1);
         let again = o.take_pending();
@@ -227,25 +254,37 @@ mod tests {
     }
 
     #[test]
-    fn history_confirms_pending_messages_not_older_ones() {
-        let mut o = Outbox::default();
-        o.push(OutgoingKind::Chat, "hi".into(), 1_000_000);
-        // The same words said an hour earlier are a different message.
-        assert!(!o.confirm(
-            &OutgoingKind::Chat,
-            "hi",
-            Some(1_000_000 - 3_600_000),
-            false
-        ));
-        assert!(o.confirm(&OutgoingKind::Chat, "hi", Some(1_000_500), false));
-        assert!(o.is_empty());
+    fn the_same_words_twice_are_two_messages_each_with_its_own_cid() {
+        let mut o = Outbox::with_rng(StdRng::seed_from_u64(7));
+        let first = o.push(OutgoingKind::Chat, "ok".into(), 0);
+        let second = o.push(OutgoingKind::Chat, "ok".into(), 0);
+        assert_ne!(first, second);
+        assert!(crate::protocol::is_valid_cid(&first), "{first}");
+        let sent = o.take_pending();
+        assert!(matches!(&sent[0], ClientMsg::Message { cid: Some(c), .. } if *c == first));
+        assert!(matches!(&sent[1], ClientMsg::Message { cid: Some(c), .. } if *c == second));
+        // Confirming one (found in history, say) leaves the other, even unsent.
+        o.requeue_in_flight();
+        assert!(o.confirm(&first));
+        assert_eq!(o.len(), 1);
+        assert_eq!(o.iter().next().unwrap().cid, second);
     }
 
     #[test]
-    fn live_echo_does_not_confirm_an_unsent_message() {
+    fn an_echo_without_cid_confirms_the_oldest_in_flight_of_its_kind() {
         let mut o = Outbox::default();
         o.push(OutgoingKind::Chat, "hi".into(), 0);
-        assert!(!o.confirm(&OutgoingKind::Chat, "hi", None, true));
+        assert!(
+            !o.confirm_oldest(&OutgoingKind::Chat),
+            "an unsent message cannot have come back"
+        );
+        o.take_pending();
+        o.push(OutgoingKind::Me, "waves".into(), 0);
+        o.take_pending();
+        assert!(o.confirm_oldest(&OutgoingKind::Me));
+        assert_eq!(o.iter().next().unwrap().text, "hi");
+        assert!(o.confirm_oldest(&OutgoingKind::Chat));
+        assert!(o.is_empty());
     }
 
     #[test]
@@ -261,10 +300,11 @@ mod tests {
     }
 
     #[test]
-    fn dm_confirmation_matches_the_recipient_loosely() {
+    fn dm_confirmation_without_cid_matches_the_recipient_loosely() {
         let mut o = Outbox::default();
         o.push(OutgoingKind::Dm { to: "Bob".into() }, "x".into(), 0);
         o.take_pending();
-        assert!(o.confirm(&OutgoingKind::Dm { to: "bob".into() }, "x", None, true));
+        assert!(!o.confirm_oldest(&OutgoingKind::Dm { to: "carol".into() }));
+        assert!(o.confirm_oldest(&OutgoingKind::Dm { to: "bob".into() }));
     }
 }

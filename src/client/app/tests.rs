@@ -121,6 +121,24 @@ fn sent(fx: &[Effect]) -> Vec<ClientMsg> {
         .collect()
 }
 
+/// The cid a message was sent with.
+fn cid_of(msg: &ClientMsg) -> String {
+    match msg {
+        ClientMsg::Message { cid, .. } | ClientMsg::Me { cid, .. } | ClientMsg::Dm { cid, .. } => {
+            cid.clone().expect("our client always sends a cid")
+        }
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+/// A room message from `name` carrying `cid`, as the server stores and echoes it.
+fn chat_with_cid(id: u64, name: &str, text: &str, cid: &str) -> ChatMessage {
+    ChatMessage {
+        cid: Some(cid.into()),
+        ..chat(id, name, text)
+    }
+}
+
 fn sent_texts(fx: &[Effect]) -> Vec<String> {
     sent(fx)
         .into_iter()
@@ -194,7 +212,9 @@ fn a_message_is_pending_until_the_server_echoes_it() {
 fn offline_messages_wait_and_go_out_once_after_the_history() {
     let mut app = joined((80, 24));
     // "a" is sent, then the connection drops before the echo.
-    assert_eq!(sent_texts(&type_line(&mut app, "a")), ["a"]);
+    let fx = type_line(&mut app, "a");
+    assert_eq!(sent_texts(&fx), ["a"]);
+    let a = cid_of(&sent(&fx)[0]);
     let retry_at = Instant::now() + Duration::from_secs(5);
     net(
         &mut app,
@@ -225,13 +245,103 @@ fn offline_messages_wait_and_go_out_once_after_the_history() {
         &mut app,
         ServerMsg::History {
             room: "main".into(),
-            messages: vec![chat(7, "alice", "a")],
+            messages: vec![chat_with_cid(7, "alice", "a", &a)],
         },
     );
     assert_eq!(sent_texts(&fx), ["b"], "a was delivered; only b goes out");
-    server(&mut app, ServerMsg::Message(chat(8, "alice", "b")));
+    let b = cid_of(&sent(&fx)[0]);
+    server(
+        &mut app,
+        ServerMsg::Message(chat_with_cid(8, "alice", "b", &b)),
+    );
     assert!(app.outbox.is_empty());
     assert_eq!(chats(&app), ["alice: a", "alice: b"]);
+}
+
+#[test]
+fn words_said_before_do_not_confirm_a_new_message() {
+    // A fresh start: the history holds an earlier "ok" of yours (with its own cid, or with
+    // none from an old client); the "ok" typed now is another message and goes out.
+    let mut app = started((80, 24));
+    type_line(&mut app, "ok");
+    type_line(&mut app, "second line");
+    assert_eq!(app.outbox.pending_count(), 2);
+    let fx = join(
+        &mut app,
+        &[
+            chat_with_cid(1, "alice", "ok", "0000000000000001"),
+            chat(2, "alice", "second line"),
+        ],
+    );
+    assert_eq!(sent_texts(&fx), ["ok", "second line"]);
+    assert_eq!(
+        app.outbox.len(),
+        2,
+        "pending until the server confirms them"
+    );
+}
+
+#[test]
+fn text_the_server_altered_is_confirmed_by_its_cid_live_and_from_history() {
+    let mut app = joined((80, 24));
+    let fx = type_line(&mut app, "bidi \u{202E}override\u{202C} here");
+    let cid = cid_of(&sent(&fx)[0]);
+    // The server removed the bidi controls from what it echoes.
+    server(
+        &mut app,
+        ServerMsg::Message(chat_with_cid(1, "alice", "bidi override here", &cid)),
+    );
+    assert!(app.outbox.is_empty());
+    // Sent, then the connection drops before the echo: the history confirms it.
+    let fx = type_line(&mut app, "שלום\u{200F} 123");
+    let cid2 = cid_of(&sent(&fx)[0]);
+    drop_connection(&mut app);
+    let fx = join(
+        &mut app,
+        &[
+            chat_with_cid(1, "alice", "bidi override here", &cid),
+            chat_with_cid(2, "alice", "שלום 123", &cid2),
+        ],
+    );
+    assert!(sent(&fx).is_empty(), "nothing is sent again: {fx:?}");
+    assert!(app.outbox.is_empty());
+    assert_eq!(
+        chats(&app),
+        ["alice: bidi override here", "alice: שלום 123"]
+    );
+    assert_eq!(app.stats.sent, 2);
+}
+
+#[test]
+fn the_answer_to_a_resend_confirms_it_and_shows_it_once() {
+    let mut app = joined((80, 24));
+    let cid = cid_of(&sent(&type_line(&mut app, "x"))[0]);
+    drop_connection(&mut app);
+    // Not in the history this time (the server keeps only its newest): it is sent again…
+    let fx = join(&mut app, &[]);
+    assert_eq!(sent_texts(&fx), ["x"]);
+    assert_eq!(cid_of(&sent(&fx)[0]), cid, "with the same cid");
+    // …and the server answers with the message it already had.
+    let stored = chat_with_cid(3, "alice", "x", &cid);
+    server(&mut app, ServerMsg::Message(stored.clone()));
+    server(&mut app, ServerMsg::Message(stored));
+    assert!(app.outbox.is_empty());
+    assert_eq!(chats(&app), ["alice: x"]);
+}
+
+#[test]
+fn an_echo_without_cid_from_an_old_server_confirms_the_oldest_in_flight() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "first");
+    type_line(&mut app, "/me waves");
+    type_line(&mut app, "second");
+    // The server changed the words: order, not text, says which one it is.
+    server(&mut app, ServerMsg::Message(chat(1, "alice", "FIRST")));
+    let left: Vec<_> = app.outbox.iter().map(|o| o.text.clone()).collect();
+    assert_eq!(left, ["waves", "second"]);
+    // Someone else's line confirms nothing.
+    server(&mut app, ServerMsg::Message(chat(2, "bob", "second")));
+    assert_eq!(app.outbox.len(), 2);
 }
 
 /// Drops the connection of a joined app (a retry is scheduled).
@@ -460,20 +570,15 @@ fn commands_map_to_protocol_messages() {
             room: "rust".into()
         }]
     );
-    assert_eq!(
-        sent(&type_line(&mut app, "/me waves")),
-        [ClientMsg::Me {
-            text: "waves".into(),
-            cid: None,
-        }]
+    let me = sent(&type_line(&mut app, "/me waves"));
+    assert!(
+        matches!(&me[..], [ClientMsg::Me { text, cid: Some(_) }] if text == "waves"),
+        "{me:?}"
     );
-    assert_eq!(
-        sent(&type_line(&mut app, "/msg bob psst")),
-        [ClientMsg::Dm {
-            to: "bob".into(),
-            text: "psst".into(),
-            cid: None,
-        }]
+    let dm = sent(&type_line(&mut app, "/msg bob psst"));
+    assert!(
+        matches!(&dm[..], [ClientMsg::Dm { to, text, cid: Some(_) }] if to == "bob" && text == "psst"),
+        "{dm:?}"
     );
     let fx = type_line(&mut app, "/reconnect");
     assert!(

