@@ -150,3 +150,75 @@ fn text_the_server_changes_is_confirmed_once_and_never_sent_again() {
         assert_eq!(screen.matches("123").count(), 1, "{screen}");
     }
 }
+
+#[test]
+fn a_long_outage_is_caught_up_without_gaps_or_duplicates() {
+    let mut site = Site::start();
+    let (ha, hb, hd) = (ClientHome::new(), ClientHome::new(), ClientHome::new());
+    // Tall enough to show everything at once.
+    let tall = (100, 150);
+    let alice = client(&ha, &site.addr(), "alice", tall);
+    // Dave keeps only 100 entries: he cannot hold all that is missed.
+    hd.write_config("scrollback = 100\n");
+    let dave = client(&hd, &site.addr(), "dave", tall);
+    let mut bob = client(&hb, &site.addr(), "bob", WIDE);
+    bob.line("before the outage");
+    alice.wait_for("bob: before the outage");
+    dave.wait_for("bob: before the outage");
+
+    // The server goes down; meanwhile 120 messages are said on the same history elsewhere.
+    site.kill();
+    alice.wait_for("reconnecting in");
+    drop(bob);
+    let elsewhere = site.on_port(0);
+    let lines: Vec<String> = (1..=120).map(|i| format!("missed {i:03}")).collect();
+    post(&elsewhere.url, "carol", &lines);
+    elsewhere.kill();
+    site.restart();
+
+    let mut alice = alice;
+    let mut dave = dave;
+    alice.key(Key::Ctrl('r'));
+    dave.key(Key::Ctrl('r'));
+    alice.wait_for("carol: missed 120");
+    let screen = alice.screen();
+    let mut at = 0;
+    for line in &lines {
+        assert_eq!(
+            screen.matches(line.as_str()).count(),
+            1,
+            "{line} once:\n{screen}"
+        );
+        let found = screen.find(line.as_str()).unwrap();
+        assert!(found > at, "{line} in order:\n{screen}");
+        at = found;
+    }
+    assert_eq!(screen.matches("bob: before the outage").count(), 1);
+    assert!(!screen.contains("not shown"), "{screen}");
+
+    dave.wait_for("carol: missed 120");
+    let screen = dave.screen();
+    let marker = screen
+        .lines()
+        .find(|l| l.contains("messages not shown"))
+        .unwrap_or_else(|| panic!("a marker at the gap:\n{screen}"));
+    let missing: usize = marker
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap();
+    let shown: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| screen.contains(l.as_str()))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(missing + shown.len(), 120, "{screen}");
+    assert_eq!(
+        shown,
+        (missing + 1..=120).collect::<Vec<_>>(),
+        "the newest are shown, below the marker:\n{screen}"
+    );
+    assert!(
+        screen.find("messages not shown").unwrap() < screen.find(lines[missing].as_str()).unwrap()
+    );
+}

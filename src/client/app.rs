@@ -3,6 +3,7 @@
 //! network event) into state changes plus a list of [`Effect`]s for the loop to carry out. No IO
 //! happens here: time arrives as `Tick(Instant)`, so every behaviour is testable without sleeping.
 
+mod catchup;
 mod outbox;
 mod setup;
 
@@ -33,6 +34,7 @@ use crate::protocol::{
 };
 use crate::text::{name_key, sanitize_line, sanitize_text, tidy_lines};
 
+use catchup::{CatchUp, Shown, Step};
 pub use outbox::{Outbox, Outgoing, OutgoingKind};
 pub use setup::{CUSTOM as SETUP_CUSTOM, Setup, SetupField};
 
@@ -208,6 +210,12 @@ pub struct App {
     seen_order: std::collections::VecDeque<(String, u64)>,
     /// Set after a (re)join or room switch until the history arrives (or the wait ends).
     awaiting_history: Option<Instant>,
+    /// Filling the gap a reconnect left: while it runs, the room's messages are held back and
+    /// nothing pending is sent.
+    catch_up: Option<CatchUp>,
+    /// The newest message id shown for the current room since joining it: where a catch-up
+    /// after a reconnect starts.
+    newest_id: Option<u64>,
     /// `name_key` of the name the server last welcomed us under, to recognise our own ghost:
     /// after a drop the server may still hold the old connection for a while.
     joined_as: Option<String>,
@@ -296,6 +304,8 @@ impl App {
             seen: HashMap::new(),
             seen_order: std::collections::VecDeque::new(),
             awaiting_history: None,
+            catch_up: None,
+            newest_id: None,
             joined_as: None,
             retry_join_at: None,
             join_retries: 0,
@@ -420,6 +430,9 @@ impl App {
         }
         if let Some(since) = self.awaiting_history {
             consider(since + HISTORY_WAIT);
+        }
+        if let Some(catch_up) = &self.catch_up {
+            consider(catch_up.deadline());
         }
         if let Some(at) = self.retry_join_at {
             consider(at);
@@ -828,6 +841,7 @@ impl App {
     fn is_joined(&self) -> bool {
         matches!(self.conn, ConnState::Connected { joined: true })
             && self.awaiting_history.is_none()
+            && self.catch_up.is_none()
     }
 
     /// Sends every pending message when the connection is ready for them.
@@ -963,6 +977,7 @@ impl App {
                     let left = format!("#{}", self.room);
                     self.withdraw_unsent(false, &left);
                     self.room = room.clone();
+                    self.newest_id = None;
                     fx.push(Effect::Net(NetCmd::SetIdentity(self.identity())));
                     self.separator(format!("#{room}"));
                     self.info(format!("You will join #{room} when reconnected."));
@@ -1026,6 +1041,8 @@ impl App {
         self.seen.clear();
         self.seen_order.clear();
         self.awaiting_history = None;
+        self.catch_up = None;
+        self.newest_id = None;
         self.announced_down = false;
         self.separator(sanitize_line(&url).into_owned());
         fx.push(Effect::SaveSetting(SettingChange::Server(label)));
@@ -1292,6 +1309,10 @@ impl App {
                 self.rejoin(fx);
             }
         }
+        if self.catch_up.as_ref().is_some_and(|c| now >= c.deadline()) {
+            tracing::warn!("no answer to a history page; showing what was caught up");
+            self.give_up_catch_up(fx);
+        }
         if let Some(since) = self.awaiting_history
             && now >= since + HISTORY_WAIT
         {
@@ -1332,6 +1353,8 @@ impl App {
                 self.retry_join_at = None;
                 self.outbox.requeue_in_flight();
                 self.awaiting_history = None;
+                // What a catch-up held back was never shown: the next one fetches it again.
+                self.catch_up = None;
                 let reason = sanitize_line(&reason).into_owned();
                 if asked {
                     tracing::debug!(%reason, "left a connection on request");
@@ -1419,7 +1442,7 @@ impl App {
                     .collect();
                 self.info(format!("Rooms: {}", list.join(", ")));
             }
-            ServerMsg::Error { code, text } => self.on_error(code, &text),
+            ServerMsg::Error { code, text } => self.on_error(code, &text, fx),
         }
     }
 
@@ -1452,7 +1475,12 @@ impl App {
         self.requested_name = None;
         self.requested_color = None;
         if room_changed {
+            if self.catch_up.is_some() {
+                // Leaving the room mid-catch-up: what arrived is shown where it belongs.
+                self.give_up_catch_up(&mut Vec::new());
+            }
             self.room = room.clone();
+            self.newest_id = None;
             self.users.clear();
             self.separator(format!("#{room}"));
         }
@@ -1486,15 +1514,68 @@ impl App {
         for m in &mut messages {
             m.room.get_or_insert_with(|| room.to_string());
         }
-        for m in messages {
-            self.on_message(m, false, fx);
+        let now = self.now_instant();
+        if let Some(catch_up) = &mut self.catch_up
+            && catch_up.room() == room
+        {
+            // A page of what was missed.
+            let step = catch_up.on_page(messages, now);
+            return self.catch_up_step(step, fx);
         }
+        let rejoined = self.awaiting_history.is_some() && room == self.room;
         self.awaiting_history = None;
         if matches!(self.conn, ConnState::Connected { .. }) {
             self.conn = ConnState::Connected { joined: true };
         }
+        if rejoined && let Some(seen) = self.newest_id {
+            let scrollback = self.settings.scrollback;
+            match CatchUp::after_rejoin(room, seen, messages, scrollback, now) {
+                Ok((catch_up, step)) => {
+                    self.catch_up = Some(catch_up);
+                    return self.catch_up_step(step, fx);
+                }
+                Err(history) => messages = history,
+            }
+        }
+        for m in messages {
+            self.on_message(m, false, fx);
+        }
         self.flush_outbox(fx);
         self.sync_pending();
+    }
+
+    fn catch_up_step(&mut self, step: Step, fx: &mut Vec<Effect>) {
+        match step {
+            Step::Ask(page) => fx.push(Effect::Net(NetCmd::Send(page))),
+            Step::Show(shown) => {
+                self.catch_up = None;
+                self.show_caught_up(shown, fx);
+                self.flush_outbox(fx);
+                self.sync_pending();
+            }
+        }
+    }
+
+    /// The catch-up cannot go on (no answer, an error, the room left): shows what it has,
+    /// with a marker for the rest.
+    fn give_up_catch_up(&mut self, fx: &mut Vec<Effect>) {
+        if let Some(catch_up) = self.catch_up.take() {
+            self.show_caught_up(catch_up.give_up(), fx);
+            self.flush_outbox(fx);
+            self.sync_pending();
+        }
+    }
+
+    fn show_caught_up(&mut self, shown: Vec<Shown>, fx: &mut Vec<Effect>) {
+        for item in shown {
+            match item {
+                Shown::Message { msg, live } => self.on_message(msg, live, fx),
+                Shown::Gap(missed) => {
+                    let ts = self.now_ms();
+                    self.pane.push(ts, EntryKind::Gap { missed });
+                }
+            }
+        }
     }
 
     fn is_me(&self, name: &str) -> bool {
@@ -1507,6 +1588,11 @@ impl App {
     fn on_message(&mut self, m: ChatMessage, live: bool, fx: &mut Vec<Effect>) {
         let room = m.room.clone().unwrap_or_else(|| self.room.clone());
         if room != self.room {
+            return;
+        }
+        if live && let Some(catch_up) = &mut self.catch_up {
+            // Shown below what was missed, once that is fetched.
+            catch_up.hold(m);
             return;
         }
         let own = self.is_me(&m.name);
@@ -1541,6 +1627,7 @@ impl App {
                     self.seen.remove(&old);
                 }
             }
+            self.newest_id = Some(self.newest_id.map_or(id, |n| n.max(id)));
         }
         if live && !own {
             self.stats.record_received(&m.name);
@@ -1618,8 +1705,22 @@ impl App {
         }
     }
 
-    fn on_error(&mut self, code: ErrorCode, text: &str) {
+    fn on_error(&mut self, code: ErrorCode, text: &str, fx: &mut Vec<Effect>) {
         let text = sanitize_line(text).into_owned();
+        let page_refused = matches!(
+            code,
+            ErrorCode::HistoryUnavailable
+                | ErrorCode::RateLimited
+                | ErrorCode::InvalidRoom
+                | ErrorCode::InvalidMessage
+                | ErrorCode::UnknownType
+                | ErrorCode::NotJoined
+        );
+        if page_refused && self.catch_up.is_some() {
+            // Nothing of ours is in flight during a catch-up: this answers its page.
+            tracing::warn!(%code, %text, "a history page was refused");
+            return self.give_up_catch_up(fx);
+        }
         match code {
             ErrorCode::TooLong
             | ErrorCode::RateLimited

@@ -323,6 +323,9 @@ pub mod styles {
     pub const INFO: Style = Style::new().fg(Color::Cyan);
     pub const ERROR: Style = Style::new().fg(Color::LightRed);
     pub const SEPARATOR: Style = Style::new().fg(Color::Yellow);
+    pub const GAP: Style = Style::new()
+        .fg(Color::LightYellow)
+        .add_modifier(Modifier::ITALIC);
     pub const DAY: Style = Style::new().fg(Color::DarkGray);
     pub const DM: Style = Style::new().fg(Color::LightMagenta);
     pub const DM_LABEL: Style = Style::new()

@@ -169,6 +169,7 @@ pub(crate) fn entry_texts(app: &App) -> Vec<String> {
             EntryKind::Info(t) => format!("info: {t}"),
             EntryKind::Error(t) => format!("error: {t}"),
             EntryKind::Separator(t) => format!("sep: {t}"),
+            EntryKind::Gap { missed } => format!("gap: {missed}"),
             EntryKind::Banner(_) => "banner".into(),
             EntryKind::Pending { text, .. } => format!("pending: {text}"),
         })
@@ -1247,4 +1248,155 @@ fn an_overlong_multi_line_paste_can_still_be_sent_line_by_line() {
     let fx = key(&mut app, KeyCode::Char('l'));
     assert_eq!(sent_texts(&fx), [line.clone(), line]);
     assert_eq!(app.mode, Mode::Normal);
+}
+
+/// `bob`'s messages with these ids.
+fn bobs(ids: std::ops::RangeInclusive<u64>) -> Vec<ChatMessage> {
+    ids.map(|i| chat(i, "bob", &format!("m{i}"))).collect()
+}
+
+/// The history pages sent.
+fn pages(fx: &[Effect]) -> Vec<(Option<u64>, Option<u32>)> {
+    sent(fx)
+        .into_iter()
+        .filter_map(|m| match m {
+            ClientMsg::History { before, limit, .. } => Some((before, limit)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn page(app: &mut App, messages: Vec<ChatMessage>) -> Vec<Effect> {
+    server(
+        app,
+        ServerMsg::History {
+            room: "main".into(),
+            messages,
+        },
+    )
+}
+
+#[test]
+fn a_long_outage_is_caught_up_before_anything_else_is_shown() {
+    let mut app = started((80, 24));
+    join(&mut app, &bobs(1..=10));
+    let mine = cid_of(&sent(&type_line(&mut app, "said just before"))[0]);
+    drop_connection(&mut app);
+    type_line(&mut app, "typed offline");
+    // 100 messages later the join history holds only the newest 50.
+    let fx = join(&mut app, &bobs(62..=111));
+    assert_eq!(pages(&fx), [(Some(62), Some(51))], "the gap, exactly");
+    assert!(sent_texts(&fx).is_empty(), "nothing pending goes out yet");
+    server(&mut app, ServerMsg::Message(chat(112, "bob", "m112")));
+    assert_eq!(chats(&app).len(), 10, "held until the gap is filled");
+    // The missed page holds the message that was in flight at the drop.
+    let mut missed = bobs(12..=61);
+    missed.insert(0, chat_with_cid(11, "alice", "said just before", &mine));
+    let fx = page(&mut app, missed);
+    assert!(pages(&fx).is_empty());
+    assert_eq!(
+        sent_texts(&fx),
+        ["typed offline"],
+        "only what never arrived"
+    );
+    let shown = chats(&app);
+    assert_eq!(shown.len(), 112);
+    assert_eq!(shown[10], "alice: said just before");
+    assert_eq!(
+        shown[11..],
+        (12..=112).map(|i| format!("bob: m{i}")).collect::<Vec<_>>()[..]
+    );
+    assert!(!entry_texts(&app).iter().any(|t| t.starts_with("gap")));
+}
+
+#[test]
+fn more_missed_than_the_scrollback_holds_is_marked_at_the_gap() {
+    let mut init = init(Some("alice"), (80, 24));
+    init.settings.scrollback = 100;
+    let mut app = App::new(init);
+    app.start();
+    join(&mut app, &bobs(1..=10));
+    drop_connection(&mut app);
+    let fx = join(&mut app, &bobs(81..=130));
+    // Three quarters of the scrollback, less the join history: the newest 25 missed.
+    assert_eq!(pages(&fx), [(Some(81), Some(25))]);
+    page(&mut app, bobs(56..=80));
+    let texts = entry_texts(&app);
+    let gap = texts.iter().position(|t| t == "gap: 45").expect("a marker");
+    assert!(texts[..gap].contains(&"bob: m10".to_string()));
+    assert_eq!(texts[gap + 1], "bob: m56");
+    assert_eq!(texts.last().unwrap(), "bob: m130");
+}
+
+#[test]
+fn a_refused_or_unanswered_page_shows_what_there_is() {
+    for refuse in [true, false] {
+        let mut app = started((80, 24));
+        join(&mut app, &bobs(1..=10));
+        drop_connection(&mut app);
+        type_line(&mut app, "typed offline");
+        join(&mut app, &bobs(31..=40));
+        let fx = if refuse {
+            server(
+                &mut app,
+                ServerMsg::error(ErrorCode::HistoryUnavailable, "History cannot be read."),
+            )
+        } else {
+            let later = app.next_deadline().expect("a deadline for the page");
+            app.update(Msg::Tick(later))
+        };
+        assert_eq!(sent_texts(&fx), ["typed offline"]);
+        let texts = entry_texts(&app);
+        let gap = texts.iter().position(|t| t == "gap: 20").expect("a marker");
+        assert_eq!(texts[gap + 1], "bob: m31");
+        assert!(app.outbox.iter().all(|o| o.text == "typed offline"));
+    }
+}
+
+#[test]
+fn a_drop_during_the_catch_up_fetches_the_same_gap_next_time() {
+    let mut app = started((80, 24));
+    join(&mut app, &bobs(1..=10));
+    drop_connection(&mut app);
+    let fx = join(&mut app, &bobs(31..=40));
+    assert_eq!(pages(&fx), [(Some(31), Some(20))]);
+    drop_connection(&mut app);
+    assert_eq!(chats(&app).len(), 10, "nothing half-caught-up is shown");
+    let fx = join(&mut app, &bobs(33..=42));
+    assert_eq!(pages(&fx), [(Some(33), Some(22))]);
+    page(&mut app, bobs(11..=32));
+    assert_eq!(
+        chats(&app),
+        (1..=42).map(|i| format!("bob: m{i}")).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_room_switch_or_first_join_is_not_a_catch_up() {
+    let mut app = started((80, 24));
+    let fx = join(&mut app, &bobs(100..=110));
+    assert!(pages(&fx).is_empty(), "nothing was seen before");
+    type_line(&mut app, "/join rust");
+    server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice".into(),
+            color: "2".into(),
+            room: "rust".into(),
+            max_text: None,
+        }),
+    );
+    let fx = server(
+        &mut app,
+        ServerMsg::History {
+            room: "rust".into(),
+            messages: (500..=510)
+                .map(|i| ChatMessage {
+                    room: Some("rust".into()),
+                    ..chat(i, "bob", "r")
+                })
+                .collect(),
+        },
+    );
+    assert!(pages(&fx).is_empty(), "another room starts afresh");
 }

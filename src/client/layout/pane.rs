@@ -40,6 +40,9 @@ pub enum EntryKind {
     Error(String),
     /// A boundary: server switch, room switch.
     Separator(String),
+    /// Where messages of the room are missing from the pane: more were missed during an
+    /// outage than the scrollback holds, or the server no longer has them.
+    Gap { missed: u64 },
     /// The greeting drawn as is: no timestamp, no indent.
     Banner(String),
     /// Your own message not yet confirmed by the server.
@@ -62,7 +65,7 @@ impl EntryKind {
             | EntryKind::System(text)
             | EntryKind::Info(text)
             | EntryKind::Error(text) => text,
-            EntryKind::Separator(_) | EntryKind::Banner(_) => "",
+            EntryKind::Separator(_) | EntryKind::Gap { .. } | EntryKind::Banner(_) => "",
         }
     }
 
@@ -287,7 +290,10 @@ impl Pane {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut entry = self.make_entry(seq, ts, kind);
-        if !matches!(entry.kind, EntryKind::Separator(_) | EntryKind::Banner(_)) {
+        if !matches!(
+            entry.kind,
+            EntryKind::Separator(_) | EntryKind::Gap { .. } | EntryKind::Banner(_)
+        ) {
             let day = local_time(ts).date_naive();
             if self.last_day != Some(day) {
                 entry.day = Some(day);
@@ -708,7 +714,8 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
             })
             .collect();
     }
-    if options.timestamps && !matches!(entry.kind, EntryKind::Separator(_)) {
+    if options.timestamps && !matches!(entry.kind, EntryKind::Separator(_) | EntryKind::Gap { .. })
+    {
         time = local_time(entry.ts).format("[%H:%M] ").to_string();
         pieces.push(Piece::new(&time, styles::TIME));
     }
@@ -781,6 +788,13 @@ pub fn layout_entry(entry: &Entry, width: u16, options: LayoutOptions) -> Vec<Ro
         }
         EntryKind::Separator(text) => {
             return vec![centered(text, width, styles::SEPARATOR)];
+        }
+        EntryKind::Gap { missed } => {
+            let text = match missed {
+                1 => "1 message not shown".to_string(),
+                n => format!("{n} messages not shown"),
+            };
+            return vec![centered(&text, width, styles::GAP)];
         }
         // Drawn line by line above.
         EntryKind::Banner(_) => {}
@@ -980,6 +994,32 @@ mod tests {
         let rows = view_texts(&p, 20);
         let at = rows.iter().position(|r| r.contains("/join")).unwrap();
         assert!(rows[at + 1].starts_with("        ") && !rows[at + 1].starts_with("         "));
+    }
+
+    #[test]
+    fn a_gap_is_a_centred_row_without_time_or_day() {
+        let opts = LayoutOptions {
+            timestamps: true,
+            ..OPTS
+        };
+        let mut p = Pane::new(100, opts);
+        p.set_width(40);
+        p.push(1_700_000_000_000, EntryKind::Gap { missed: 45 });
+        p.push(1_700_000_000_000, EntryKind::Gap { missed: 1 });
+        p.prepare(10);
+        let rows = view_texts(&p, 10);
+        assert_eq!(
+            rows,
+            [
+                "──────── 45 messages not shown ─────────",
+                "───────── 1 message not shown ──────────",
+            ]
+        );
+        let view = p.view(10);
+        let ViewRow::Line { row, .. } = &view.rows[0] else {
+            panic!()
+        };
+        assert_eq!(row.segments[0].style, styles::GAP);
     }
 
     #[test]
