@@ -152,6 +152,57 @@ fn text_the_server_changes_is_confirmed_once_and_never_sent_again() {
 }
 
 #[test]
+fn quitting_with_unsent_messages_asks_and_can_wait_for_them() {
+    let mut site = Site::start();
+    let (ha, hb) = (ClientHome::new(), ClientHome::new());
+    let mut alice = client(&ha, &site.addr(), "alice", WIDE);
+    let bob = client(&hb, &site.addr(), "bob", WIDE);
+    site.kill();
+    alice.wait_for("reconnecting in");
+    alice.line("not lost");
+    alice.wait_for("not lost (pending)");
+
+    // Ctrl-C on an empty line asks instead of quitting; Esc stays.
+    alice.key(Key::Ctrl('c'));
+    alice.wait_for("1 message not sent yet");
+    alice.key(Key::Esc);
+    alice.wait_gone("1 message not sent yet");
+    // /exit asks too; W waits for the message and then quits by itself.
+    alice.line("/exit");
+    alice.wait_for("1 message not sent yet");
+    alice.type_text("w");
+    alice.wait_for("Quitting once");
+    site.restart();
+    bob.wait_for("alice: not lost");
+    assert!(
+        alice.wait_exit(),
+        "a clean exit once the message was confirmed"
+    );
+    let raw = String::from_utf8_lossy(&alice.raw()).into_owned();
+    assert!(raw.contains("\x1b[?1049l"), "left the alternate screen");
+}
+
+#[test]
+fn quitting_anyway_is_an_explicit_choice() {
+    let home = ClientHome::new();
+    // Nothing listens there: the message stays pending.
+    let mut alice = spawn(&home, "127.0.0.1:9", "alice", WIDE);
+    alice.wait_for("reconnecting in");
+    alice.line("first");
+    alice.line("second");
+    alice.wait_for("second (pending)");
+    alice.key(Key::Ctrl('d'));
+    alice.wait_for("2 messages not sent yet");
+    alice.key(Key::Enter);
+    alice.wait_for("Quitting once");
+    // Q quits even from the wait.
+    alice.key(Key::Ctrl('c'));
+    alice.wait_for("2 messages not sent yet");
+    alice.type_text("q");
+    assert!(alice.wait_exit(), "quit anyway exits cleanly");
+}
+
+#[test]
 fn a_long_outage_is_caught_up_without_gaps_or_duplicates() {
     let mut site = Site::start();
     let (ha, hb, hd) = (ClientHome::new(), ClientHome::new(), ClientHome::new());

@@ -140,6 +140,8 @@ pub enum Mode {
     Paste {
         lines: Vec<String>,
     },
+    /// Quitting was asked for while messages are unconfirmed: quit anyway, wait, or stay.
+    ConfirmQuit,
 }
 
 /// How long after joining we wait for the server's history before sending pending messages
@@ -237,6 +239,8 @@ pub struct App {
     title: String,
     stats_dirty: bool,
     quitting: bool,
+    /// The user chose to quit once every pending message is confirmed.
+    pub(crate) quit_when_sent: bool,
     /// The last snake game: shown while `screen` is `Snake`, kept paused meanwhile so that
     /// `/snake` resumes it.
     pub(crate) snake: Option<Game>,
@@ -318,6 +322,7 @@ impl App {
             title: String::new(),
             stats_dirty: false,
             quitting: false,
+            quit_when_sent: false,
             snake: None,
             snake_rng: SmallRng::from_os_rng(),
             konami: KeySequence::konami(),
@@ -358,10 +363,16 @@ impl App {
         }
     }
 
-    /// Quitting from outside (SIGTERM, SIGHUP): the same effects as `/exit`.
+    /// Quitting from outside (SIGTERM, SIGHUP): nobody can be asked, so it quits at once.
     pub fn request_quit(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
-        self.quit(&mut fx);
+        if !self.outbox.is_empty() {
+            tracing::warn!(
+                unconfirmed = self.outbox.len(),
+                "quitting on a signal with messages not confirmed"
+            );
+        }
+        self.quit_now(&mut fx);
         fx
     }
 
@@ -493,6 +504,11 @@ impl App {
             self.mentions = 0;
             self.ruler_armed = true;
         }
+        // Waiting to quit, or asked whether to: once nothing is unconfirmed, nothing is lost.
+        let asked_to_quit = self.quit_when_sent || matches!(self.mode, Mode::ConfirmQuit);
+        if asked_to_quit && self.outbox.is_empty() {
+            self.quit_now(fx);
+        }
         let title = self.title_text();
         if title != self.title {
             self.title = title.clone();
@@ -554,6 +570,7 @@ impl App {
         match &mut self.mode {
             Mode::Hints { .. } => return self.on_hint_key(key, fx),
             Mode::Paste { .. } => return self.on_paste_key(key, fx),
+            Mode::ConfirmQuit => return self.on_confirm_quit_key(key, fx),
             Mode::Normal => {}
         }
         // The input bar before a key that may begin the Konami code.
@@ -720,7 +737,12 @@ impl App {
             KeyCode::Tab => self.complete(false),
             KeyCode::BackTab => self.complete(true),
             KeyCode::F(2) => self.toggle_mouse(fx),
-            KeyCode::Esc => self.pane.scroll_to_bottom(),
+            KeyCode::Esc => {
+                if std::mem::take(&mut self.quit_when_sent) {
+                    self.info("Not quitting.");
+                }
+                self.pane.scroll_to_bottom();
+            }
             _ => {}
         }
     }
@@ -748,10 +770,57 @@ impl App {
         fx.push(Effect::SetMouseCapture(self.mouse));
     }
 
+    /// Quits, unless messages are still unconfirmed: then asks first (quitting would lose them).
     fn quit(&mut self, fx: &mut Vec<Effect>) {
+        if self.outbox.is_empty() {
+            return self.quit_now(fx);
+        }
+        if let Some(game) = &mut self.snake {
+            game.pause();
+        }
+        if matches!(self.screen, Screen::Snake) {
+            self.screen = Screen::Chat;
+        }
+        self.mode = Mode::ConfirmQuit;
+    }
+
+    /// The quit dialog: W or Enter waits for the messages and then quits, Q quits anyway,
+    /// Esc stays. Other keys (Ctrl-C among them) leave the question open.
+    fn on_confirm_quit_key(&mut self, key: KeyEvent, fx: &mut Vec<Effect>) {
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Char(c) if plain && c.eq_ignore_ascii_case(&'q') => self.quit_now(fx),
+            KeyCode::Enter => self.wait_then_quit(),
+            KeyCode::Char(c) if plain && c.eq_ignore_ascii_case(&'w') => self.wait_then_quit(),
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                self.quit_when_sent = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn wait_then_quit(&mut self) {
+        self.mode = Mode::Normal;
+        self.quit_when_sent = true;
+        self.info("Quitting once your messages are confirmed; Esc stays, Ctrl-C asks again.");
+    }
+
+    /// A message left the outbox without being confirmed (refused, or its room was left): an
+    /// exit waiting for the outbox to empty must not take that for success.
+    fn stay_after_a_failure(&mut self) {
+        if std::mem::take(&mut self.quit_when_sent) {
+            self.error("Not quitting: a message was not sent (see above).");
+        }
+    }
+
+    fn quit_now(&mut self, fx: &mut Vec<Effect>) {
         if self.quitting {
             return;
         }
+        self.mode = Mode::Normal;
         self.quitting = true;
         fx.push(Effect::Net(NetCmd::Shutdown));
         fx.push(Effect::SaveStats(self.stats.clone()));
@@ -1072,6 +1141,7 @@ impl App {
         }
         self.forget_konami();
         self.sync_pending();
+        self.stay_after_a_failure();
     }
 
     fn show_help(&mut self) {
@@ -1738,6 +1808,7 @@ impl App {
                             sanitize_line(&o.text)
                         ));
                         self.sync_pending();
+                        self.stay_after_a_failure();
                     }
                     None => self.error(text),
                 }

@@ -148,8 +148,12 @@ pub fn render(app: &App, frame: &mut Frame) {
             if let Some(sidebar) = r.sidebar {
                 sidebar::render(app, sidebar, frame.buffer_mut());
             }
-            if let Mode::Paste { lines } = &app.mode {
-                overlay::paste_preview(lines, r.pane, frame.buffer_mut());
+            match &app.mode {
+                Mode::Paste { lines } => overlay::paste_preview(lines, r.pane, frame.buffer_mut()),
+                Mode::ConfirmQuit => {
+                    overlay::quit_confirm(app.outbox.len(), r.pane, frame.buffer_mut())
+                }
+                Mode::Normal | Mode::Hints { .. } => {}
             }
             input::render(app, r.input, frame);
         }

@@ -586,9 +586,111 @@ fn commands_map_to_protocol_messages() {
         fx.iter()
             .any(|e| matches!(e, Effect::Net(NetCmd::ReconnectNow)))
     );
+    // The action and the DM are unconfirmed: /quit asks, Q quits anyway.
     let fx = type_line(&mut app, "/quit");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)));
+    let fx = key(&mut app, KeyCode::Char('Q'));
     assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
     assert!(app.is_quitting());
+}
+
+#[test]
+fn quitting_with_nothing_unconfirmed_asks_nothing() {
+    for quit in [
+        |app: &mut App| type_line(app, "/exit"),
+        |app: &mut App| ctrl(app, 'c'),
+        |app: &mut App| ctrl(app, 'd'),
+    ] {
+        let mut app = joined((80, 24));
+        let fx = quit(&mut app);
+        assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Net(NetCmd::Shutdown)))
+        );
+    }
+}
+
+#[test]
+fn quitting_with_unconfirmed_messages_asks_and_esc_stays() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "on its way");
+    for quit in [
+        |app: &mut App| type_line(app, "/quit"),
+        |app: &mut App| ctrl(app, 'c'),
+        |app: &mut App| ctrl(app, 'd'),
+    ] {
+        let fx = quit(&mut app);
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)), "{fx:?}");
+        assert_eq!(app.mode, Mode::ConfirmQuit);
+        // Ctrl-C again (a reflex) does not decide; Esc stays.
+        assert!(
+            !ctrl(&mut app, 'c')
+                .iter()
+                .any(|e| matches!(e, Effect::Quit))
+        );
+        assert_eq!(app.mode, Mode::ConfirmQuit);
+        key(&mut app, KeyCode::Esc);
+        assert_eq!(app.mode, Mode::Normal);
+        assert!(!app.is_quitting());
+    }
+    assert_eq!(app.outbox.len(), 1);
+}
+
+#[test]
+fn waiting_quits_once_everything_is_confirmed() {
+    let mut app = joined((80, 24));
+    let one = cid_of(&sent(&type_line(&mut app, "one"))[0]);
+    let two = cid_of(&sent(&type_line(&mut app, "two"))[0]);
+    ctrl(&mut app, 'd');
+    let fx = key(&mut app, KeyCode::Char('w'));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)));
+    assert!(app.quit_when_sent);
+    let fx = server(
+        &mut app,
+        ServerMsg::Message(chat_with_cid(1, "alice", "one", &one)),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)), "one is left");
+    let fx = server(
+        &mut app,
+        ServerMsg::Message(chat_with_cid(2, "alice", "two", &two)),
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
+    assert!(app.is_quitting());
+}
+
+#[test]
+fn a_refusal_while_waiting_to_quit_keeps_the_client_open() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "too fast");
+    type_line(&mut app, "/exit");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.quit_when_sent);
+    let fx = server(
+        &mut app,
+        ServerMsg::error(ErrorCode::RateLimited, "Slow down."),
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)), "{fx:?}");
+    assert!(!app.quit_when_sent);
+    assert!(app.outbox.is_empty());
+    assert!(
+        entry_texts(&app)
+            .iter()
+            .any(|t| t.starts_with("error: Not quitting")),
+        "{:?}",
+        entry_texts(&app)
+    );
+    // Up brings the refused line back: it is not lost.
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.editor.text(), "too fast");
+}
+
+#[test]
+fn a_signal_quits_at_once_even_with_unconfirmed_messages() {
+    let mut app = joined((80, 24));
+    type_line(&mut app, "unconfirmed");
+    let fx = app.request_quit();
+    assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
 }
 
 #[test]

@@ -35,11 +35,16 @@ pub fn render(app: &App, area: Rect, frame: &mut Frame) {
             buf.set_stringn(area.x, area.y, text, area.width as usize, HINT_BAR);
             return;
         }
-        Mode::Paste { .. } => {
+        Mode::Paste { .. } | Mode::ConfirmQuit => {
+            let what = if matches!(app.mode, Mode::ConfirmQuit) {
+                "Quit"
+            } else {
+                "Paste"
+            };
             buf.set_stringn(
                 area.x,
                 area.y,
-                " Paste: choose in the box above",
+                format!(" {what}: choose in the box above"),
                 area.width as usize,
                 HINT_BAR,
             );

@@ -110,6 +110,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         style: conn_style,
         priority: 9,
     });
+    if app.quit_when_sent {
+        items.push(Item {
+            text: "quitting once sent · Esc stays".into(),
+            short: Some("quitting…".into()),
+            style: BASE.fg(Color::LightYellow).add_modifier(Modifier::BOLD),
+            priority: 8,
+        });
+    }
     let pending = app.outbox.pending_count();
     if pending > 0 {
         items.push(Item {

@@ -449,6 +449,40 @@ fn paste_preview_offers_the_choices() {
 }
 
 #[test]
+fn the_quit_question_names_the_unconfirmed_messages_and_the_choices() {
+    for (w, h) in [(80, 20), (40, 12)] {
+        let mut app = joined((w, h));
+        for line in ["one", "two"] {
+            for c in line.chars() {
+                key(&mut app, KeyCode::Char(c));
+            }
+            key(&mut app, KeyCode::Enter);
+        }
+        ctrl(&mut app, 'c');
+        let buf = draw(&app);
+        assert!(has(&buf, "2 messages not sent yet"), "{:#?}", screen(&buf));
+        assert!(has(&buf, "Q        quit anyway"), "{:#?}", screen(&buf));
+        assert!(
+            row_text(&buf, h - 1).contains("Quit: choose in the box above"),
+            "{:#?}",
+            screen(&buf)
+        );
+        // Waiting: the status line says so.
+        key(&mut app, KeyCode::Char('w'));
+        let buf = draw(&app);
+        assert!(!has(&buf, "messages not sent yet"));
+        let status = row_text(&buf, 0);
+        assert!(status.contains("quitting"), "{status}");
+        if w >= 80 {
+            assert!(
+                status.contains("quitting once sent · Esc stays"),
+                "{status}"
+            );
+        }
+    }
+}
+
+#[test]
 fn first_run_dialog_shows_banner_and_live_preview() {
     let mut app = App::new(AppInit {
         ..crate::client::app::tests::init(None, (80, 30))

@@ -173,8 +173,14 @@ fn keys_go_to_the_game_while_it_shows() {
     // Link hints need the chat: Ctrl-O does nothing here.
     ctrl(&mut app, 'o');
     assert_eq!(app.mode, Mode::Normal);
-    // Ctrl-C still reaches the app: on an empty line it quits.
+    // Ctrl-C still reaches the app: on an empty line it quits, asking first since "earlier
+    // line" is unconfirmed: the question shows over the chat, the game paused.
     let fx = ctrl(&mut app, 'c');
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)));
+    assert_eq!(app.mode, Mode::ConfirmQuit);
+    assert!(matches!(app.screen, Screen::Chat));
+    assert_eq!(app.snake.as_ref().unwrap().phase(), Phase::Paused);
+    let fx = key(&mut app, KeyCode::Char('q'));
     assert!(fx.iter().any(|e| matches!(e, Effect::Quit)));
 }
 
