@@ -207,7 +207,7 @@ async fn event_loop(
         }
         if dirty {
             if edges.redraw_all {
-                tui.terminal.clear()?;
+                tui.repaint()?;
                 edges.redraw_all = false;
             }
             tui.terminal.draw(|f| ui::render(app, f))?;

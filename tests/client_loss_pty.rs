@@ -273,3 +273,24 @@ fn a_long_outage_is_caught_up_without_gaps_or_duplicates() {
         screen.find("messages not shown").unwrap() < screen.find(lines[missing].as_str()).unwrap()
     );
 }
+
+#[test]
+fn ctrl_l_repaints_and_the_client_stays() {
+    let site = Site::start();
+    let (ha, hb) = (ClientHome::new(), ClientHome::new());
+    let mut alice = client(&ha, &site.addr(), "alice", WIDE);
+    let bob = client(&hb, &site.addr(), "bob", WIDE);
+    let before = alice.raw().len();
+    alice.key(Key::Ctrl('l'));
+    // Typed after Ctrl-L, it must still be read and sent.
+    alice.line("still here");
+    bob.wait_for("alice: still here");
+    alice.wait_for("alice: still here");
+    let raw = alice.raw();
+    let after = String::from_utf8_lossy(&raw[before.min(raw.len())..]).into_owned();
+    assert!(
+        after.contains("\x1b[2J"),
+        "the screen was cleared and drawn again"
+    );
+    assert!(alice.screen().contains("● connected"));
+}

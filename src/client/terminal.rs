@@ -14,6 +14,7 @@ use ratatui::crossterm::terminal::{
     self as ct, EnterAlternateScreen, LeaveAlternateScreen, SetTitle,
 };
 use ratatui::crossterm::{cursor, execute};
+use ratatui::layout::Rect;
 
 pub type Backend = CrosstermBackend<Stdout>;
 
@@ -78,6 +79,16 @@ impl Tui {
     /// Sets the window title. The caller passes sanitised text.
     pub fn set_title(&mut self, title: &str) -> io::Result<()> {
         execute!(io::stdout(), SetTitle(title))
+    }
+
+    /// Clears the screen and makes the next draw paint every cell (Ctrl-L), without asking the
+    /// terminal where its cursor is: crossterm's event reader owns stdin, so such a query
+    /// (which `Terminal::clear` makes) times out and fails. For a full-screen viewport,
+    /// `Terminal::resize` clears the whole screen and forgets the frame last drawn.
+    pub fn repaint(&mut self) -> io::Result<()> {
+        let size = self.terminal.size()?;
+        self.terminal
+            .resize(Rect::new(0, 0, size.width, size.height))
     }
 
     pub fn bell(&mut self) -> io::Result<()> {
