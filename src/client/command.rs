@@ -143,7 +143,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "exit",
         aliases: &["quit"],
         usage: "/exit",
-        help: "leave Clicom",
+        help: "leave Clicom (asks first if messages are unsent)",
     },
 ];
 

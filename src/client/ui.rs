@@ -76,7 +76,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ),
     ("Ctrl-R", "reconnect now instead of waiting"),
     ("Ctrl-L", "repaint the screen"),
-    ("Ctrl-C Ctrl-D", "clear the line; on an empty line quit"),
+    (
+        "Ctrl-C Ctrl-D",
+        "clear the line; on an empty line quit (asks if messages are unsent)",
+    ),
 ];
 
 /// Where each part of the chat screen is.
