@@ -1545,9 +1545,10 @@ impl App {
         self.requested_name = None;
         self.requested_color = None;
         if room_changed {
-            if self.catch_up.is_some() {
-                // Leaving the room mid-catch-up: what arrived is shown where it belongs.
-                self.give_up_catch_up(&mut Vec::new());
+            if let Some(catch_up) = self.catch_up.take() {
+                // Leaving the room mid-catch-up: what arrived is shown where it belongs (what
+                // is pending waits for the new room's history, as after any room switch).
+                self.show_caught_up(catch_up.give_up(), fx);
             }
             self.room = room.clone();
             self.newest_id = None;
@@ -1592,7 +1593,12 @@ impl App {
             let step = catch_up.on_page(messages, now);
             return self.catch_up_step(step, fx);
         }
-        let rejoined = self.awaiting_history.is_some() && room == self.room;
+        if room != self.room {
+            // A late answer about a room left: nothing in it is shown, and it is not the
+            // history this room's join is waiting for.
+            return;
+        }
+        let rejoined = self.awaiting_history.is_some();
         self.awaiting_history = None;
         if matches!(self.conn, ConnState::Connected { .. }) {
             self.conn = ConnState::Connected { joined: true };

@@ -1502,3 +1502,30 @@ fn a_room_switch_or_first_join_is_not_a_catch_up() {
     );
     assert!(pages(&fx).is_empty(), "another room starts afresh");
 }
+
+#[test]
+fn leaving_the_room_mid_catch_up_shows_what_arrived_above_the_next_room() {
+    let mut app = started((80, 24));
+    join(&mut app, &bobs(1..=10));
+    drop_connection(&mut app);
+    join(&mut app, &bobs(31..=40));
+    type_line(&mut app, "/join rust");
+    let fx = server(
+        &mut app,
+        ServerMsg::Welcome(Welcome {
+            name: "alice".into(),
+            color: "2".into(),
+            room: "rust".into(),
+            max_text: None,
+        }),
+    );
+    assert!(sent(&fx).is_empty(), "{fx:?}");
+    let texts = entry_texts(&app);
+    let at = |t: &str| texts.iter().position(|e| e == t).unwrap_or(usize::MAX);
+    assert!(at("gap: 20") < at("bob: m31"));
+    assert!(at("bob: m40") < at("sep: #rust"), "{texts:?}");
+    // The page's late answer (for #main) changes nothing in #rust, nor ends its wait.
+    page(&mut app, bobs(11..=30));
+    assert_eq!(entry_texts(&app), texts);
+    assert!(app.awaiting_history.is_some());
+}
