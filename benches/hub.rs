@@ -1,6 +1,9 @@
 //! The hub's fan-out without sockets: one chat message from one member of a 1000-member room,
 //! through `handle` and `flush` into every member's bounded queue, and the queues drained as the
 //! connection tasks would. This is the server's per-message CPU cost apart from socket writes.
+//! Then the cost of a client id (`cid`): a message into a real SQLite history of 100 000
+//! messages, with and without a cid (with one, the hub first looks for an earlier message with
+//! that cid, to recognise a resend).
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -9,7 +12,7 @@ use std::time::{Duration, Instant};
 use clicom::protocol::{ChatMessage, ClientMsg};
 use clicom::server::hub::{ConnectionHandle, Frame, Hub, HubConfig, Peer};
 use clicom::server::limits::FloodPolicy;
-use clicom::server::{History, HistoryError};
+use clicom::server::{History, HistoryError, SqliteHistory};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,6 +62,10 @@ impl Room {
 
 /// A hub with `members` joined sessions in room `main`, presence announced and queues empty.
 fn room(members: u64) -> Room {
+    room_with(members, Box::new(NoHistory))
+}
+
+fn room_with(members: u64, history: Box<dyn History>) -> Room {
     let config = HubConfig {
         flood: FloodPolicy {
             rate: 0.0,
@@ -66,7 +73,7 @@ fn room(members: u64) -> Room {
         },
         ..HubConfig::default()
     };
-    let mut hub = Hub::new(config, Box::new(NoHistory));
+    let mut hub = Hub::new(config, history);
     let mut now = Instant::now();
     let mut queues = Vec::new();
     let mut closes = Vec::new();
@@ -124,5 +131,55 @@ fn fanout(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fanout);
+/// A history file of `stored` messages in `main`, every one with a cid.
+fn stored_history(dir: &std::path::Path, stored: u64) -> SqliteHistory {
+    let mut history = SqliteHistory::open_file(&dir.join("history.db")).unwrap();
+    for first in (1..=stored).step_by(1000) {
+        let batch: Vec<ChatMessage> = (first..first + 1000)
+            .map(|id| ChatMessage {
+                name: "someone".into(),
+                color: "2".into(),
+                text: "an earlier line".into(),
+                id: Some(id),
+                ts: Some(1_700_000_000_000 + id),
+                room: Some("main".into()),
+                action: false,
+                cid: Some(format!("{:016x}", id.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
+            })
+            .collect();
+        history.append(&batch).unwrap();
+    }
+    history
+}
+
+fn cid_lookup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hub_history");
+    for with_cid in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = room_with(10, Box::new(stored_history(dir.path(), 100_000)));
+        let mut n: u64 = 0;
+        let name = if with_cid {
+            "say_with_cid_100k_stored"
+        } else {
+            "say_without_cid_100k_stored"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                let msg = ClientMsg::Message {
+                    text: "hello everyone, this is a fairly ordinary chat line".into(),
+                    name: None,
+                    color: None,
+                    cid: with_cid.then(|| format!("b{n:015x}")),
+                };
+                r.hub.handle(1, msg, r.now);
+                r.hub.flush(r.now);
+                assert_eq!(r.drain(), 10);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, fanout, cid_lookup);
 criterion_main!(benches);
