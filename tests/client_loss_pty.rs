@@ -107,13 +107,13 @@ fn words_said_before_are_still_sent_when_typed_again_offline() {
 
     bob.wait_for("alice: second line");
     alice.wait_gone("(pending)");
-    let screen = bob.screen();
+    let screen = bob.settled_screen();
     assert_eq!(
         rows_ending_with(&screen, "alice: ok"),
         2,
         "the second ok reached the room:\n{screen}"
     );
-    let screen = alice.screen();
+    let screen = alice.settled_screen();
     assert_eq!(
         rows_ending_with(&screen, "alice: ok"),
         2,
@@ -141,7 +141,11 @@ fn text_the_server_changes_is_confirmed_once_and_never_sent_again() {
     }
     let carol = client(&hc, &site.addr(), "carol", WIDE);
     carol.wait_for("alice: after reconnect 2");
-    for screen in [bob.screen(), carol.screen(), alice.screen()] {
+    for screen in [
+        bob.settled_screen(),
+        carol.settled_screen(),
+        alice.settled_screen(),
+    ] {
         assert_eq!(
             screen.matches("bidi override here").count(),
             1,
@@ -232,7 +236,7 @@ fn a_long_outage_is_caught_up_without_gaps_or_duplicates() {
     alice.key(Key::Ctrl('r'));
     dave.key(Key::Ctrl('r'));
     alice.wait_for("carol: missed 120");
-    let screen = alice.screen();
+    let screen = alice.settled_screen();
     let mut at = 0;
     for line in &lines {
         assert_eq!(
@@ -248,7 +252,7 @@ fn a_long_outage_is_caught_up_without_gaps_or_duplicates() {
     assert!(!screen.contains("not shown"), "{screen}");
 
     dave.wait_for("carol: missed 120");
-    let screen = dave.screen();
+    let screen = dave.settled_screen();
     let marker = screen
         .lines()
         .find(|l| l.contains("messages not shown"))
@@ -292,5 +296,5 @@ fn ctrl_l_repaints_and_the_client_stays() {
         after.contains("\x1b[2J"),
         "the screen was cleared and drawn again"
     );
-    assert!(alice.screen().contains("● connected"));
+    assert!(alice.settled_screen().contains("● connected"));
 }

@@ -109,6 +109,8 @@ pub struct Pty {
     parser: Arc<Mutex<Parser>>,
     /// Everything the app wrote, for failure messages.
     raw: Arc<Mutex<Vec<u8>>>,
+    /// How many bytes the app wrote in all (`raw` keeps only the recent ones).
+    written: Arc<std::sync::atomic::AtomicU64>,
     pub size: (u16, u16),
 }
 
@@ -150,9 +152,11 @@ impl Pty {
             Callbacks::default(),
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         {
             let parser = parser.clone();
             let raw = raw.clone();
+            let written = written.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 loop {
@@ -162,6 +166,7 @@ impl Pty {
                             parser.lock().unwrap().process(&buf[..n]);
                             let mut raw = raw.lock().unwrap();
                             raw.extend_from_slice(&buf[..n]);
+                            written.fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
                             // Keep only the recent output.
                             if raw.len() > 1 << 20 {
                                 let cut = raw.len() - (1 << 19);
@@ -178,6 +183,7 @@ impl Pty {
             child,
             parser,
             raw,
+            written,
             size,
         }
     }
@@ -293,6 +299,27 @@ impl Pty {
                 panic!("timed out waiting for {what}; the screen:\n{screen}");
             }
             std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The screen once the app has stopped writing for a moment: a frame larger than one write
+    /// arrives in pieces, and a screen read between them shows half of each frame.
+    pub fn settled_screen(&self) -> String {
+        let count = || self.written.load(std::sync::atomic::Ordering::SeqCst);
+        let deadline = Instant::now() + WAIT;
+        let mut before = count();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = count();
+            if now == before {
+                return self.screen();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app never stopped writing; the screen:\n{}",
+                self.screen()
+            );
+            before = now;
         }
     }
 
