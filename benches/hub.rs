@@ -133,7 +133,7 @@ fn fanout(c: &mut Criterion) {
 
 /// A history file of `stored` messages in `main`, every one with a cid.
 fn stored_history(dir: &std::path::Path, stored: u64) -> SqliteHistory {
-    let mut history = SqliteHistory::open_file(&dir.join("history.db")).unwrap();
+    let mut history = SqliteHistory::open_file(&dir.join("history.db")).expect("a history file");
     for first in (1..=stored).step_by(1000) {
         let batch: Vec<ChatMessage> = (first..first + 1000)
             .map(|id| ChatMessage {
@@ -147,7 +147,7 @@ fn stored_history(dir: &std::path::Path, stored: u64) -> SqliteHistory {
                 cid: Some(format!("{:016x}", id.wrapping_mul(0x9e37_79b9_7f4a_7c15))),
             })
             .collect();
-        history.append(&batch).unwrap();
+        history.append(&batch).expect("stored");
     }
     history
 }
@@ -155,7 +155,7 @@ fn stored_history(dir: &std::path::Path, stored: u64) -> SqliteHistory {
 fn cid_lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("hub_history");
     for with_cid in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let mut r = room_with(10, Box::new(stored_history(dir.path(), 100_000)));
         let mut n: u64 = 0;
         let name = if with_cid {
