@@ -3,6 +3,8 @@
 //! Map of the crate:
 //! - [`protocol`]: the JSON wire types both sides speak (compatible with the original Clicom).
 //! - [`text`]: making remote text safe to draw, display width, name and room rules.
+//! - [`game`]: the rules of the games players play against each other (Connect Four), shared
+//!   so the server can check moves and tell who won; the computer opponent.
 //! - [`bench`]: `clicom bench`, the load generator that measures a server over real WebSockets.
 //! - [`paths`]: where settings, history, stats and logs live on this platform.
 //! - [`server`]: the chat server (`clicom serve`): hub, connections, limits, history, TLS;
@@ -17,6 +19,7 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod game;
 pub mod host;
 pub mod manual;
 pub mod paths;
