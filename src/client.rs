@@ -7,6 +7,7 @@ pub mod app;
 pub mod backoff;
 pub mod command;
 pub mod editor;
+pub mod emoji;
 pub mod four;
 pub mod konami;
 pub mod layout;
