@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 
 use unicode_segmentation::UnicodeSegmentation;
-use unicode_width::UnicodeWidthStr;
 
 /// The longest name, in user-perceived characters (grapheme clusters).
 pub const MAX_NAME_CHARS: usize = 24;
@@ -136,22 +135,117 @@ pub fn tidy_lines(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Terminal cells a string takes (CJK and most emoji take two).
+/// Terminal cells a string takes as the client draws it (CJK and most emoji take two): the sum
+/// of [`grapheme_width`] over its graphemes. Everything that lays text out on screen measures
+/// with this, so wrapping, cursors and borders agree with what is drawn.
 pub fn display_width(s: &str) -> usize {
-    UnicodeWidthStr::width(s)
+    s.graphemes(true).map(grapheme_width).sum()
 }
 
 /// The longest prefix of `s` that fits in `width` cells, never splitting a grapheme.
 pub fn truncate_to_width(s: &str, width: usize) -> &str {
     let mut used = 0;
     for (idx, g) in s.grapheme_indices(true) {
-        let w = display_width(g);
+        let w = grapheme_width(g);
         if used + w > width {
             return &s[..idx];
         }
         used += w;
     }
     s
+}
+
+/// Separates the pieces of a composed emoji in [`display_form`]. It has no width, so ratatui
+/// never sends it to the terminal; it only ends one grapheme and starts the next.
+const PIECE_BREAK: char = '\u{200B}';
+const ZWJ: char = '\u{200D}';
+const VS16: char = '\u{FE0F}';
+
+fn is_regional_indicator(c: char) -> bool {
+    matches!(c, '\u{1F1E6}'..='\u{1F1FF}')
+}
+
+fn is_skin_tone(c: char) -> bool {
+    matches!(c, '\u{1F3FB}'..='\u{1F3FF}')
+}
+
+/// Whether `g` is an emoji sequence whose width terminals disagree on: a flag (two regional
+/// indicators), a skin tone, a ZWJ sequence or a VS16 presentation (keycaps included). See
+/// docs/EMOJI.md for what tmux, per-code-point terminals and grapheme-aware terminals draw.
+fn is_composed_emoji(g: &str) -> bool {
+    g.chars().nth(1).is_some()
+        && g.chars()
+            .any(|c| c == ZWJ || c == VS16 || is_skin_tone(c) || is_regional_indicator(c))
+}
+
+/// Appends the pieces of the composed emoji `g`, [`PIECE_BREAK`] between them: each code point
+/// that takes room starts a piece (with the zero-width marks after it, such as a keycap's
+/// U+20E3); joiners and VS16 are dropped. 👨‍👩‍👧 becomes 👨 👩 👧, 👍🏽 becomes 👍 🏽, 🇵🇱
+/// becomes 🇵 🇱, ❤️ becomes ❤ and 1️⃣ becomes 1⃣.
+fn push_pieces(g: &str, out: &mut String) {
+    let mut started = false;
+    for c in g.chars() {
+        if c == ZWJ || c == VS16 {
+            continue;
+        }
+        if started && unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) > 0 {
+            out.push(PIECE_BREAK);
+        }
+        out.push(c);
+        started = true;
+    }
+}
+
+/// Cells ratatui gives one grapheme (the measure that decides where it draws the next one).
+fn cell_width(g: &str) -> usize {
+    use ratatui::buffer::CellWidth;
+    if g.chars().any(char::is_control) {
+        // ratatui skips graphemes holding control characters.
+        return 0;
+    }
+    usize::from(g.cell_width())
+}
+
+/// Terminal cells one grapheme takes as the client draws it. A composed emoji is drawn as its
+/// pieces (see [`display_form`]) and takes what they take; anything else what ratatui measures.
+pub fn grapheme_width(g: &str) -> usize {
+    if !is_composed_emoji(g) {
+        return cell_width(g);
+    }
+    let mut pieces = String::with_capacity(g.len() + 8);
+    push_pieces(g, &mut pieces);
+    pieces.split(PIECE_BREAK).map(cell_width).sum()
+}
+
+/// `s` as the client hands it to the terminal: every composed emoji whose width terminals
+/// disagree on is split into pieces that every terminal draws the same way (a family becomes
+/// its people side by side, a skin tone a swatch after the hand, a flag its two letters' cells,
+/// VS16 is dropped). Its graphemes have exactly the widths [`display_width`] counts, so text
+/// after an emoji, the cursor and borders land where the layout put them, whatever the
+/// terminal. Only for drawing: what is sent and stored stays as typed.
+pub fn display_form(s: &str) -> Cow<'_, str> {
+    if !s.graphemes(true).any(is_composed_emoji) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut graphemes = s.graphemes(true).peekable();
+    while let Some(g) = graphemes.next() {
+        if !is_composed_emoji(g) {
+            out.push_str(g);
+            continue;
+        }
+        push_pieces(g, &mut out);
+        // Two flags in a row: without a break the second flag's first letter would pair with
+        // the first flag's last one.
+        if out.ends_with(is_regional_indicator)
+            && graphemes
+                .peek()
+                .is_some_and(|next| next.starts_with(is_regional_indicator))
+        {
+            out.push(PIECE_BREAK);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Why a name is refused.
@@ -345,6 +439,93 @@ mod tests {
         assert_eq!(display_width("世界"), 4);
         assert_eq!(truncate_to_width("世界abc", 3), "世");
         assert_eq!(truncate_to_width("ab", 10), "ab");
+    }
+
+    /// The sequences that terminals draw differently (see docs/EMOJI.md), with the width the
+    /// client gives them and the pieces it draws them as.
+    const COMPOSED: &[(&str, usize, &str)] = &[
+        ("\u{1F1F5}\u{1F1F1}", 2, "\u{1F1F5}\u{200B}\u{1F1F1}"), // flag: 🇵 🇱
+        ("\u{1F44D}\u{1F3FD}", 4, "\u{1F44D}\u{200B}\u{1F3FD}"), // 👍🏽: hand, swatch
+        ("1\u{FE0F}\u{20E3}", 1, "1\u{20E3}"),                   // keycap 1️⃣
+        (
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+            6,
+            "\u{1F468}\u{200B}\u{1F469}\u{200B}\u{1F467}",
+        ), // family 👨‍👩‍👧
+        ("\u{2764}\u{FE0F}", 1, "\u{2764}"),                     // ❤️ (VS16)
+        ("\u{270C}\u{1F3FD}", 3, "\u{270C}\u{200B}\u{1F3FD}"),   // ✌🏽
+        (
+            "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}",
+            6,
+            "\u{1F469}\u{200B}\u{1F3FD}\u{200B}\u{1F4BB}",
+        ), // 👩🏽‍💻
+        (
+            "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",
+            3,
+            "\u{1F3F3}\u{200B}\u{1F308}",
+        ), // 🏳️‍🌈
+        ("a\u{1F3FD}", 3, "a\u{200B}\u{1F3FD}"),                 // a stray skin tone after a letter
+    ];
+
+    #[test]
+    fn composed_emoji_are_measured_and_drawn_as_their_pieces() {
+        for &(g, width, pieces) in COMPOSED {
+            assert_eq!(g.graphemes(true).count(), 1, "{g:?} is one grapheme");
+            assert_eq!(grapheme_width(g), width, "{g:?}");
+            assert_eq!(display_width(g), width, "{g:?}");
+            assert_eq!(display_form(g), pieces, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn plain_text_cjk_and_single_emoji_keep_their_width_and_form() {
+        for (s, width) in [
+            ("abc", 3),
+            ("世界", 4),
+            ("\u{1F600}", 2), // 😀
+            ("\u{1F44D}", 2), // 👍
+            ("\u{2764}", 1),  // ❤ without VS16
+            ("e\u{301}", 1),  // é decomposed
+            (
+                "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+                2,
+            ), // 🏴 Scotland
+            ("", 0),
+        ] {
+            assert_eq!(display_width(s), width, "{s:?}");
+            assert!(matches!(display_form(s), Cow::Borrowed(_)), "{s:?}");
+        }
+        assert_eq!(display_width("a\tb"), 2, "a control character is not drawn");
+    }
+
+    #[test]
+    fn the_display_form_has_exactly_the_measured_width_for_ratatui() {
+        use ratatui::buffer::CellWidth;
+        let mut samples: Vec<String> = COMPOSED.iter().map(|c| c.0.to_string()).collect();
+        samples.push(COMPOSED.iter().map(|c| c.0).collect::<Vec<_>>().join(" x "));
+        samples.push("Zo\u{EB} \u{1F1F5}\u{1F1F1}\u{1F1E9}\u{1F1EA} 世界 ok".to_string());
+        for s in &samples {
+            let drawn = display_form(s);
+            // What ratatui's buffer will take for the drawn form, grapheme by grapheme.
+            let ratatui: usize = drawn
+                .graphemes(true)
+                .map(|g| usize::from(g.cell_width()))
+                .sum();
+            assert_eq!(ratatui, display_width(s), "{s:?}");
+            assert_eq!(display_width(&drawn), display_width(s), "{s:?}");
+            assert_eq!(
+                display_form(&drawn),
+                drawn,
+                "{s:?}: drawing it again changes nothing"
+            );
+        }
+        // Truncation never cuts a composed emoji.
+        let family = COMPOSED[3].0;
+        assert_eq!(truncate_to_width(&format!("ab{family}"), 7), format!("ab"));
+        assert_eq!(
+            truncate_to_width(&format!("ab{family}"), 8),
+            format!("ab{family}")
+        );
     }
 
     #[test]

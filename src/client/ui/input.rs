@@ -9,7 +9,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use crate::client::app::{App, Mode};
 use crate::client::ui::{PROMPT, input_text_width};
-use crate::text::display_width;
+use crate::text::{display_form, grapheme_width};
 
 /// Text beyond the server's `max_text`: it would be refused, so it is shown before sending.
 pub const OVER_LIMIT: Style = Style::new()
@@ -67,8 +67,8 @@ pub fn render(app: &App, area: Rect, frame: &mut Frame) {
     let mut col = 0usize;
     let mut x = prompt_x;
     for (i, g) in text.grapheme_indices(true) {
-        let w = display_width(g);
-        if w == 0 || g.chars().any(char::is_control) {
+        let w = grapheme_width(g);
+        if w == 0 {
             continue;
         }
         let start = col;
@@ -84,7 +84,7 @@ pub fn render(app: &App, area: Rect, frame: &mut Frame) {
         } else {
             Style::new()
         };
-        x = buf.set_stringn(x, area.y, g, w, style).0;
+        x = buf.set_stringn(x, area.y, display_form(g), w, style).0;
     }
     if app.shown_game().is_some() {
         // Keys go to the game: no cursor invites typing.

@@ -12,7 +12,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use crate::client::app::{App, Mode};
 use crate::client::layout::{LinkTarget, Segment, SegmentKind, ViewRow, styles};
 use crate::client::links::osc8_url;
-use crate::text::display_width;
+use crate::text::{display_form, display_width};
 
 const MARKER: Style = Style::new()
     .fg(Color::Black)
@@ -58,7 +58,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                             draw_hyperlink(buf, area.x + x, y, seg, target, max)
                         }
                         _ => {
-                            buf.set_stringn(area.x + x, y, &seg.text, max, seg.style);
+                            buf.set_stringn(area.x + x, y, display_form(&seg.text), max, seg.style);
                         }
                     }
                 }
@@ -124,7 +124,8 @@ fn draw_hyperlink(
     let url = osc8_url(&target.url);
     let mut cx = x;
     let mut used = 0usize;
-    for g in seg.text.graphemes(true) {
+    // The pieces of composed emoji, each in its own cell (see `text::display_form`).
+    for g in display_form(&seg.text).graphemes(true) {
         let w = display_width(g);
         if w == 0 {
             continue;

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use crate::text::sanitize_line;
+use crate::text::{display_form, sanitize_line};
 
 const BOX: Style = Style::new().fg(Color::White).bg(Color::Indexed(235));
 
@@ -87,7 +87,7 @@ pub fn paste_preview(lines: &[String], pane: Rect, buf: &mut Buffer) {
     let mut text: Vec<Line<'_>> = lines
         .iter()
         .take(preview_rows)
-        .map(|l| Line::raw(sanitize_line(l).into_owned()))
+        .map(|l| Line::raw(display_form(&sanitize_line(l)).into_owned()))
         .collect();
     if lines.len() > preview_rows && preview_rows > 0 {
         text.pop();

@@ -59,7 +59,13 @@ pub fn render(setup: &Setup, app: &App, area: Rect, frame: &mut Frame) {
     };
     if y < area.bottom() && field_width > 0 {
         buf.set_style(Rect::new(fx, y, field_width, 1), name_style);
-        buf.set_stringn(fx, y, setup.name.text(), field_width as usize, name_style);
+        buf.set_stringn(
+            fx,
+            y,
+            crate::text::display_form(setup.name.text()),
+            field_width as usize,
+            name_style,
+        );
     }
     y += 1;
 

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::client::app::{App, ConnState};
-use crate::text::{display_width, name_key, truncate_to_width};
+use crate::text::{display_form, display_width, name_key, truncate_to_width};
 
 const BORDER: Style = Style::new().fg(Color::DarkGray);
 
@@ -68,7 +68,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         if mine {
             const YOU: &str = " (you)";
             let name = fit_name(user, width.saturating_sub(display_width(YOU)));
-            let x = buf.set_stringn(inner.x, y, name, width, style).0;
+            let x = buf
+                .set_stringn(inner.x, y, display_form(&name), width, style)
+                .0;
             buf.set_stringn(
                 x,
                 y,
@@ -77,7 +79,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 BORDER,
             );
         } else {
-            buf.set_stringn(inner.x, y, fit_name(user, width), width, style);
+            let name = fit_name(user, width);
+            buf.set_stringn(inner.x, y, display_form(&name), width, style);
         }
     }
     if shown < app.users.len() {

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::client::app::{App, ConnState};
-use crate::text::{display_width, sanitize_line, truncate_to_width};
+use crate::text::{display_form, display_width, sanitize_line, truncate_to_width};
 
 const BASE: Style = Style::new().fg(Color::White).bg(Color::Indexed(236));
 const SEP: &str = " │ ";
@@ -190,7 +190,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         }
         let text = truncate_to_width(&item.text, (right - x) as usize);
         x = buf
-            .set_stringn(x, area.y, text, (right - x) as usize, item.style)
+            .set_stringn(
+                x,
+                area.y,
+                display_form(text),
+                (right - x) as usize,
+                item.style,
+            )
             .0;
         if x >= right {
             break;

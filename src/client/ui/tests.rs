@@ -16,6 +16,7 @@ use crate::client::layout::styles;
 use crate::client::net::NetEvent;
 use crate::protocol::ServerMsg;
 
+mod composed_emoji;
 mod snake_screen;
 
 fn draw(app: &App) -> Buffer {
