@@ -68,11 +68,23 @@ fn composed_emoji_keep_the_layout_in_tmux() {
         row.contains(&drawn(&message)),
         "tmux holds exactly the drawn form: {row:?}"
     );
-    for (letter, dx) in [("B", 7), ("C", 10), ("D", 15), ("E", 17), ("F", 19), ("G", 22)] {
+    for (letter, dx) in [
+        ("B", 7),
+        ("C", 10),
+        ("D", 15),
+        ("E", 17),
+        ("F", 19),
+        ("G", 22),
+    ] {
         assert_eq!(column(row, letter), Some(a + dx), "{letter} in {row:?}");
     }
     // The sidebar border in its column on every row between the status line and the input.
-    for (y, row) in screen.iter().enumerate().take(usize::from(SIZE.1) - 1).skip(1) {
+    for (y, row) in screen
+        .iter()
+        .enumerate()
+        .take(usize::from(SIZE.1) - 1)
+        .skip(1)
+    {
         assert_eq!(column(row, "│"), Some(border), "row {y}: {row:?}");
     }
     // The name, in the sidebar and the status line, drawn whole and in place.
@@ -81,7 +93,10 @@ fn composed_emoji_keep_the_layout_in_tmux() {
         .find(|r| r.contains("(you)"))
         .unwrap_or_else(|| panic!("the sidebar lists me:\n{}", screen.join("\n")));
     assert_eq!(column(mine, "Zo"), Some(border + 2), "{mine:?}");
-    assert!(mine.contains(&format!("{} (you)", drawn(&name))), "{mine:?}");
+    assert!(
+        mine.contains(&format!("{} (you)", drawn(&name))),
+        "{mine:?}"
+    );
     assert!(screen[0].contains(&drawn(&name)), "status: {:?}", screen[0]);
 
     // The input bar: type, move by grapheme, delete the flag; no stray half is left behind.

@@ -2,6 +2,7 @@
 //! cut into regions by [`regions`], which the app also uses to hit-test the mouse, so drawing
 //! and clicking share one geometry. One file per region under `ui/`.
 
+pub mod emoji_picker;
 pub mod four;
 mod input;
 mod messages;

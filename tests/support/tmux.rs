@@ -104,12 +104,15 @@ impl Tmux {
 
     /// tmux's cursor, (column, row), 0-based.
     pub fn cursor(&self) -> (u16, u16) {
-        let out = self.run(&["display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}"]);
+        let out = self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            "t",
+            "#{cursor_x} #{cursor_y}",
+        ]);
         let mut it = out.split_whitespace().map(|n| n.parse().expect("a number"));
-        (
-            it.next().expect("cursor_x"),
-            it.next().expect("cursor_y"),
-        )
+        (it.next().expect("cursor_x"), it.next().expect("cursor_y"))
     }
 
     /// Types `text` literally (as UTF-8, like a terminal sends it).
@@ -131,7 +134,10 @@ impl Tmux {
                 return screen;
             }
             if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{}", screen.join("\n"));
+                panic!(
+                    "timed out waiting for {what}; screen:\n{}",
+                    screen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(30));
         }
