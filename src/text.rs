@@ -139,6 +139,10 @@ pub fn tidy_lines(s: &str) -> Cow<'_, str> {
 /// of [`grapheme_width`] over its graphemes. Everything that lays text out on screen measures
 /// with this, so wrapping, cursors and borders agree with what is drawn.
 pub fn display_width(s: &str) -> usize {
+    if s.is_ascii() {
+        // One cell per printable character; control characters are not drawn.
+        return s.bytes().filter(|b| !b.is_ascii_control()).count();
+    }
     s.graphemes(true).map(grapheme_width).sum()
 }
 
@@ -173,9 +177,12 @@ fn is_skin_tone(c: char) -> bool {
 /// indicators), a skin tone, a ZWJ sequence or a VS16 presentation (keycaps included). See
 /// docs/EMOJI.md for what tmux, per-code-point terminals and grapheme-aware terminals draw.
 fn is_composed_emoji(g: &str) -> bool {
-    g.chars().nth(1).is_some()
-        && g.chars()
-            .any(|c| c == ZWJ || c == VS16 || is_skin_tone(c) || is_regional_indicator(c))
+    g.chars().nth(1).is_some() && g.chars().any(composes_emoji)
+}
+
+/// The code points that make a grapheme of two or more code points a composed emoji.
+fn composes_emoji(c: char) -> bool {
+    c == ZWJ || c == VS16 || is_skin_tone(c) || is_regional_indicator(c)
 }
 
 /// Appends the pieces of the composed emoji `g`, [`PIECE_BREAK`] between them: each code point
@@ -224,6 +231,10 @@ pub fn grapheme_width(g: &str) -> usize {
 /// after an emoji, the cursor and borders land where the layout put them, whatever the
 /// terminal. Only for drawing: what is sent and stored stays as typed.
 pub fn display_form(s: &str) -> Cow<'_, str> {
+    // Cheap checks first: this runs for every segment drawn in every frame.
+    if s.is_ascii() || !s.chars().any(composes_emoji) {
+        return Cow::Borrowed(s);
+    }
     if !s.graphemes(true).any(is_composed_emoji) {
         return Cow::Borrowed(s);
     }
