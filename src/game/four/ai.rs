@@ -23,7 +23,7 @@ impl Level {
         match self {
             Level::Easy => 300,
             Level::Normal => 20_000,
-            Level::Hard => 200_000,
+            Level::Hard => 100_000,
         }
     }
 }
@@ -45,6 +45,10 @@ pub struct Choice {
 const WIN: i32 = 1_000_000;
 /// Scores beyond this are proven wins (or, negated, losses).
 pub const WIN_SOON: i32 = WIN - 100;
+
+/// Root moves scoring within this much of the best are equally good to choose from (less than
+/// one disc nearer the centre), so the computer does not play the same game every time.
+const NEAR: i32 = 3;
 
 /// Columns from the centre out: the centre takes part in the most fours.
 const CENTRE_FIRST: [u8; COLS as usize] = [3, 2, 4, 1, 5, 0, 6];
@@ -114,37 +118,53 @@ pub fn choose_within(board: &Board, budget: u64, rng: &mut impl Rng) -> Option<C
         depth: 0,
         score: 0,
     };
+    // The moves of the last finished depth that score within `NEAR` of the best (exactly
+    // known: they are searched with a window that wide), to pick one of at random.
+    let mut near: Vec<(u8, i32)> = Vec::new();
     for depth in 1..=empty {
         let mut alpha = -WIN;
-        let mut depth_best = None;
+        let mut scored: Vec<(u8, i32)> = Vec::with_capacity(order.len());
         for &col in &order {
             let mut child = *board;
             child.drop_disc(col).expect("root moves are open columns");
-            let score = -search.negamax(&child, depth - 1, 1, -WIN, -alpha);
+            let floor = alpha.saturating_sub(NEAR).max(-WIN);
+            let score = -search.negamax(&child, depth - 1, 1, -WIN, -floor);
             if search.aborted {
                 break;
             }
-            if depth_best.is_none() || score > alpha {
-                alpha = score;
-                depth_best = Some(col);
-            }
+            scored.push((col, score));
+            alpha = alpha.max(score);
         }
         if search.aborted {
             break;
         }
-        let col = depth_best.expect("at least one root move");
+        let (col, score) = scored
+            .iter()
+            .copied()
+            .max_by_key(|&(_, s)| s)
+            .expect("at least one root move");
+        // Among proven wins or losses only the best distance counts.
+        let margin = if score.abs() >= WIN_SOON { 0 } else { NEAR };
+        near = scored
+            .iter()
+            .copied()
+            .filter(|&(_, s)| s >= score - margin)
+            .collect();
         best = Choice {
             col,
             nodes: search.nodes,
             depth,
-            score: alpha,
+            score,
         };
-        if alpha.abs() >= WIN_SOON {
+        if score.abs() >= WIN_SOON {
             break;
         }
         // Search the best move first next time: it makes the cut-offs come sooner.
         order.retain(|&c| c != col);
         order.insert(0, col);
+    }
+    if near.len() > 1 {
+        (best.col, best.score) = near[rng.random_range(0..near.len())];
     }
     best.nodes = search.nodes;
     Some(best)

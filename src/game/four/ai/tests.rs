@@ -89,24 +89,31 @@ fn the_budget_bounds_the_positions_searched() {
     assert!(big.depth > small.depth, "{small:?} {big:?}");
 }
 
+/// A game of the computer at Easy against itself at Normal, both seeded from `seed`.
+fn self_play(seed: u64) -> Moves {
+    let (mut a, mut b) = (rng(seed), rng(seed + 1));
+    let mut g = Game::new();
+    while !g.is_over() {
+        let choice = if g.to_move() == Player::First {
+            choose(g.board(), Level::Easy, &mut a)
+        } else {
+            choose(g.board(), Level::Normal, &mut b)
+        };
+        g.play(choice.expect("a move").col).expect("legal");
+    }
+    g.moves().clone()
+}
+
 #[test]
-fn the_same_seed_gives_the_same_move_and_seeds_vary_the_opening() {
-    let empty = Game::new();
-    let a = choose(empty.board(), Level::Normal, &mut rng(11)).expect("a move");
-    let b = choose(empty.board(), Level::Normal, &mut rng(11)).expect("a move");
-    assert_eq!(a, b);
-    let openings: std::collections::BTreeSet<u8> = (0..40)
-        .map(|s| {
-            let mut g = game("4");
-            let col = choose(g.board(), Level::Normal, &mut rng(s))
-                .expect("a move")
-                .col;
-            g.play(col).expect("legal");
-            col
-        })
-        .collect();
-    assert!(!openings.is_empty());
-    assert!(openings.iter().all(|&c| c < 7));
+fn the_same_seed_replays_the_same_game_and_other_seeds_vary_it() {
+    assert_eq!(self_play(7), self_play(7));
+    let games: std::collections::BTreeSet<String> =
+        (0..8).map(|seed| self_play(seed).to_string()).collect();
+    assert!(
+        games.len() >= 3,
+        "only {} different games: {games:?}",
+        games.len()
+    );
 }
 
 #[test]
