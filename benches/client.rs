@@ -1,6 +1,7 @@
 //! The client's hot paths: drawing the message pane (which must not get slower as scrollback
-//! grows: 100 vs 100 000 messages, same terminal size), wrapping one long message, and finding
-//! links in chat text.
+//! grows: 100 vs 100 000 messages, same terminal size), wrapping one long message, finding
+//! links in chat text, emoji completion and measuring composed emoji, and one move of the
+//! Connect Four computer player at each level (it runs on the UI thread).
 
 use std::hint::black_box;
 
@@ -136,5 +137,46 @@ fn link_detection(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, render, wrapping, link_detection);
+fn emoji(c: &mut Criterion) {
+    use clicom::client::emoji::{self, Recents};
+    let mut g = c.benchmark_group("emoji");
+    let recents = Recents::default();
+    g.bench_function("complete_smi", |b| {
+        b.iter(|| emoji::complete(black_box("smi"), &recents, 8))
+    });
+    let line = "ok :tada: at 12:30 see https://example.com/:x: and :+1: :smile:";
+    g.bench_function("replace_shortcodes_line", |b| {
+        b.iter(|| emoji::replace_shortcodes(black_box(line)))
+    });
+    let composed = "family 👨‍👩‍👧 flag 🇵🇱 thumb 👍🏽 keycap 1️⃣ heart ❤️ 世界 ".repeat(4);
+    g.bench_function("display_width_composed_line", |b| {
+        b.iter(|| clicom::text::display_width(black_box(&composed)))
+    });
+    let plain = "a perfectly ordinary chat line without any emoji in it at all, just words";
+    g.bench_function("display_width_plain_line", |b| {
+        b.iter(|| clicom::text::display_width(black_box(plain)))
+    });
+    g.finish();
+}
+
+fn four_ai(c: &mut Criterion) {
+    use clicom::game::four::ai::{self, Level};
+    use clicom::game::four::{Game, Moves};
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+    let mut g = c.benchmark_group("four_ai");
+    let moves: Moves = "4453".parse().expect("digits");
+    let game = Game::replay(&moves).expect("legal");
+    for level in [Level::Easy, Level::Normal, Level::Hard] {
+        g.bench_function(format!("move_{level:?}"), |b| {
+            b.iter(|| {
+                let mut rng = SmallRng::seed_from_u64(1);
+                ai::choose(black_box(game.board()), level, &mut rng)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, render, wrapping, link_detection, emoji, four_ai);
 criterion_main!(benches);
