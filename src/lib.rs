@@ -19,6 +19,7 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod files;
 pub mod game;
 pub mod host;
 pub mod manual;
