@@ -19,6 +19,7 @@ pub mod terminal;
 pub mod tls;
 pub mod ui;
 pub mod url;
+pub mod viewer;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

@@ -106,6 +106,38 @@ pub fn sanitize_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Makes one line of a file safe to draw while showing exactly what it holds: a tab becomes
+/// spaces to the next multiple of `tab` columns, every other control a visible picture (as in
+/// [`sanitize_line`]), and a bidi control `\u{FFFD}` — visible, so a line cannot be reordered to
+/// hide what it says (a "Trojan Source" line shows its overrides).
+pub fn sanitize_verbatim(s: &str, tab: usize) -> Cow<'_, str> {
+    if !s
+        .chars()
+        .any(|c| is_terminal_control(c) || is_bidi_control(c))
+    {
+        return Cow::Borrowed(s);
+    }
+    let tab = tab.max(1);
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut col = 0;
+    for c in s.chars() {
+        let shown = match c {
+            '\t' => {
+                let n = tab - col % tab;
+                out.extend(std::iter::repeat_n(' ', n));
+                col += n;
+                continue;
+            }
+            c if is_bidi_control(c) => '\u{FFFD}',
+            c if is_terminal_control(c) => control_picture(c),
+            c => c,
+        };
+        out.push(shown);
+        col += unicode_width::UnicodeWidthChar::width(shown).unwrap_or(0);
+    }
+    Cow::Owned(out)
+}
+
 /// Text as a chat pane shows it: no blank lines at the start or end, and a run of blank lines
 /// inside shown as one, so a message of a thousand newlines cannot push the room's history
 /// off everyone's screen.
@@ -411,6 +443,22 @@ pub fn validate_room(raw: &str) -> Result<String, RoomError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn verbatim_lines_show_every_control_and_align_tabs() {
+        use super::sanitize_verbatim;
+        assert_eq!(sanitize_verbatim("plain", 4), "plain");
+        assert_eq!(sanitize_verbatim("a\tb", 4), "a   b");
+        assert_eq!(sanitize_verbatim("abcd\tb", 4), "abcd    b");
+        assert_eq!(
+            sanitize_verbatim("\x1b[2J\r\x07", 4),
+            "\u{241B}[2J\u{240D}\u{2407}"
+        );
+        assert_eq!(sanitize_verbatim("if a\u{202E} {", 4), "if a\u{FFFD} {");
+        assert_eq!(sanitize_verbatim("\u{9b}1m", 4), "\u{FFFD}1m");
+        // Wide characters count two columns towards the next tab stop.
+        assert_eq!(sanitize_verbatim("日\tx", 4), "日  x");
+    }
+
     use super::*;
 
     #[test]

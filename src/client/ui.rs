@@ -11,6 +11,7 @@ mod setup;
 mod sidebar;
 pub mod snake;
 mod status;
+pub mod viewer;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
