@@ -6,3 +6,4 @@
 pub mod highlight;
 pub mod lines;
 pub mod pager;
+pub mod picture;

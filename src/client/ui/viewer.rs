@@ -4,6 +4,7 @@
 //! 256-colour palette when the terminal has no true colour.
 
 pub mod pager;
+pub mod picture;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
