@@ -7,3 +7,4 @@ pub mod highlight;
 pub mod lines;
 pub mod pager;
 pub mod picture;
+pub mod video;

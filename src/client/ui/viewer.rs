@@ -5,6 +5,7 @@
 
 pub mod pager;
 pub mod picture;
+pub mod video;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
