@@ -11,6 +11,9 @@
 //!   `server::settings` merges flags and the config file, `server::reload` applies SIGHUP;
 //!   it also serves the browser client (`web/`, embedded) at `/` and checks pages' `Origin`.
 //! - [`config`]: the client's settings file, edited in place so comments and unknown keys survive.
+//! - [`files`]: sending files: safe names, folders packed and unpacked with every entry checked,
+//!   SHA-256, the resumable HTTP transfer (client side) and the server's file endpoints and
+//!   store (not mounted yet); the client's viewers are `client::viewer`.
 //! - [`client`]: the terminal client: UI state, rendering, terminal and event loop; `client::net`
 //!   owns the WebSocket and reconnects, `client::tls` decides which certificates it trusts.
 //! - [`host`]: server and client in one process (`clicom host`).
